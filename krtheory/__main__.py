@@ -1,0 +1,3 @@
+from krtheory.cli import main
+
+raise SystemExit(main())
