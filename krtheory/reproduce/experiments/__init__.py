@@ -1,0 +1,1 @@
+"""One module per reproduction; each defines ``EXPERIMENT`` and is discovered by the registry."""
