@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", default=None,
+                   help="override a size/setting parameter of one experiment (repeatable; see summary.json params)")
     p.set_defaults(func=_cmd_reproduce)
     return parser
 
