@@ -1,0 +1,105 @@
+"""Cached access to the independent witnesses (the integrated dynamics) and to the solvers.
+
+Every claim obtains flows through :func:`flow` so that claims sharing ``(problem, alpha, D, init,
+options)`` integrate once per run. The dynamics engine is imported lazily: a claim that does not
+integrate never loads torch's integrators.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from krtheory.claims.base import FlowNote
+from krtheory.claims.context import RunContext
+from krtheory.strategies import Instance, Problem
+
+__all__ = ["flow", "flow_note", "solve", "l1", "l2", "array_key", "rel_dist"]
+
+
+def array_key(a) -> Any:
+    """A hashable stand-in for an array argument (content hash)."""
+    if a is None:
+        return None
+    if isinstance(a, (tuple, list)):
+        return tuple(array_key(x) for x in a)
+    if isinstance(a, np.ndarray):
+        import hashlib
+
+        return (a.shape, hashlib.sha1(np.ascontiguousarray(a, dtype=np.float64).tobytes()).hexdigest()[:16])
+    return a
+
+
+def flow_note(result) -> FlowNote:
+    """Summarize a :class:`krtheory.dynamics.FlowResult` (unbatched) as a :class:`FlowNote`."""
+    success = bool(np.all(np.asarray(getattr(result, "success", False))))
+    status = getattr(result, "status", "unknown")
+    if isinstance(status, (list, tuple, np.ndarray)):
+        status = ",".join(map(str, np.ravel(status)))
+    rate = getattr(result, "rate", None)
+    rate = None if rate is None else float(np.max(np.asarray(rate, dtype=float)))
+    loss = getattr(result, "loss", None)
+    loss = None if loss is None else float(np.max(np.asarray(loss, dtype=float)))
+    t = getattr(result, "time", getattr(result, "t", None))
+    t = None if t is None else float(np.max(np.asarray(t, dtype=float)))
+    return FlowNote(success, str(status), rate, loss, t)
+
+
+def flow(ctx: RunContext, problem: Problem, *, alpha: float | None = None, log_alpha: float | None = None,
+         depth: float = 2.0, init=None, **options):
+    """``gradient_flow(problem.X, problem.y, alpha, depth, init=init, device=ctx.device, **options)``, cached."""
+    from krtheory.dynamics import gradient_flow
+
+    if alpha is None:
+        if log_alpha is None:
+            raise ValueError("flow needs alpha or log_alpha")
+        alpha = math.exp(log_alpha)
+    key = ("flow", problem.key, float(alpha), float(depth), array_key(init),
+           tuple(sorted((k, array_key(v)) for k, v in options.items())), ctx.device)
+    return ctx.memo(key, lambda: gradient_flow(problem.X, problem.y, float(alpha), depth, init=init,
+                                               device=ctx.device, **options))
+
+
+def solve(ctx: RunContext, problem: Problem, *, log_alpha: float, depth: float):
+    """``implicit_bias_solution(X, y, depth=D, log_alpha=log_alpha)``, cached; raises if it failed."""
+    from krtheory.solvers import implicit_bias_solution
+
+    key = ("solve", problem.key, float(log_alpha), float(depth))
+
+    def compute():
+        res = implicit_bias_solution(problem.X, problem.y, depth=depth, log_alpha=float(log_alpha))
+        if not res.success:
+            raise RuntimeError(f"implicit_bias_solution did not converge at log alpha = {log_alpha:.6g}, "
+                               f"D = {depth}: {res.message}")
+        return res
+
+    return ctx.memo(key, compute)
+
+
+def l1(ctx: RunContext, problem: Problem):
+    from krtheory.solvers import min_l1_interpolator
+
+    return ctx.memo(("l1", problem.key), lambda: min_l1_interpolator(problem.X, problem.y))
+
+
+def l2(ctx: RunContext, problem: Problem):
+    from krtheory.solvers import min_l2_interpolator
+
+    return ctx.memo(("l2", problem.key), lambda: min_l2_interpolator(problem.X, problem.y))
+
+
+def rel_dist(a, b) -> float:
+    """``||a - b|| / ||b||`` (``||a - b||`` when ``b`` is zero)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    nb = float(np.linalg.norm(b))
+    d = float(np.linalg.norm(a - b))
+    return d / nb if nb > 0 else d
+
+
+def instance_alpha(inst: Instance) -> float:
+    a = inst.alpha
+    if a is None:
+        raise ValueError(f"instance {inst!r} has no float alpha")
+    return a
