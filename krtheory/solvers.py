@@ -310,13 +310,19 @@ class _ExpModel:
             val = np.sum(np.exp(self.logc + a + 2 * _log_neg_expm1(a)))  # c (2 cosh v - 2)
         return lb, np.sign(v), lw, val
 
+    def ray(self, bmax):
+        """kappa(t) for the start-point search along nu = kappa nu_2, t in [0, 1]."""
+        hi = 4.0 * (abs(float(np.max(np.abs(self.logc)))) + 50.0) / bmax
+        return lambda t: hi * t
+
     def sensitivity(self, u, e_abs):
         # d log|beta| / du <= coth|v| ~ 1: beta_i is resolved to eps * (abs error of u_i)
         return 1.0 + 0.0 * u
 
     def step_limit(self, u, du):
+        """Largest multiplier tau of the direction du allowed in one step (|tau du| <= 30)."""
         m = float(np.max(np.abs(du))) if du.size else 0.0
-        return 1.0 if m <= self.max_du else self.max_du / m
+        return math.inf if m == 0 else self.max_du / m
 
     def stationarity(self, x, u):
         """|asinh(x_i / (2 c_i)) - phi_i - u_i| on coordinates with normal x_i (log space)."""
@@ -402,6 +408,10 @@ class _PowerModel:
             val = float(np.sum(np.exp(self.logc + self.log_H(a))))
         return lb, np.sign(u), lw, val
 
+    def ray(self, bmax):
+        """kappa(t) = (1 - 10^(-300 t)) / bmax: the ray stays inside |u| < 1, edge down to 1e-300."""
+        return lambda t: -math.expm1(-690.0 * t) / bmax
+
     def sensitivity(self, u, e_abs):
         # d log h / du = h'/h ~ p / e near the edge (e = 1 - |u|)
         return 1.0 + self.p / np.maximum(1.0 - np.abs(u), _TINY)
@@ -411,7 +421,7 @@ class _PowerModel:
         with np.errstate(divide="ignore", invalid="ignore"):
             room = np.where(du > 0, (1.0 - u) / du, np.where(du < 0, (1.0 + u) / (-du), np.inf))
         tmax = float(np.min(room)) if room.size else np.inf
-        return min(1.0, 0.99 * tmax)
+        return 0.99 * tmax
 
     def stationarity(self, x, u):
         """|h_D^-1(x_i / alpha^D) - u_i| by a few Newton steps in log space from u itself."""
@@ -439,13 +449,18 @@ def _beta_from(lb, sgn):
     return b
 
 
-def _newton_step(X, w, g):
-    """Solve (X diag(w) X^T) delta = -g: Jacobi-scaled Cholesky with a 1e-13 relative ridge.
+def _newton_step(X, lw, g):
+    """Solve (X diag(exp(lw)) X^T) delta = -g; returns (delta_tilde, log_scale), delta = e^s delta~.
 
-    The ridge only matters on (numerically) singular Hessians (support smaller than n at tiny
-    alpha, dependent rows): there it picks the damped, minimum-norm-like step instead of a
-    rounding-dominated one.  Falls back to an eigen-decomposition pseudo-inverse.
+    The weights are normalized by their largest value first (e^-2000 at alpha = e^-1000 would
+    underflow); the scale e^-max(lw) is returned as a log and applied by the caller inside the
+    step limit.  Jacobi-scaled Cholesky with a 1e-13 relative ridge: the ridge only matters on
+    (numerically) singular Hessians (support smaller than n at tiny alpha, dependent rows), where
+    it picks a damped, minimum-norm-like step instead of a rounding-dominated one.  Falls back to
+    an eigen-decomposition pseudo-inverse.
     """
+    m = float(np.max(lw))
+    w = np.exp(lw - m)
     H = (X * w) @ X.T
     dg = np.diag(H).copy()
     s = np.where(dg > 0, 1.0 / np.sqrt(np.where(dg > 0, dg, 1.0)), 1.0)
@@ -456,13 +471,55 @@ def _newton_step(X, w, g):
         cf = sla.cho_factor(Hs, lower=True, check_finite=True)
         z = sla.cho_solve(cf, -g * s)
         if np.all(np.isfinite(z)):
-            return z * s
+            return z * s, -m
     except (np.linalg.LinAlgError, ValueError):
         pass
     lam, V = np.linalg.eigh(Hs)
     cut = n * _EPS * max(float(np.max(lam)), _TINY)
     inv = np.where(lam > cut, 1.0 / np.where(lam > cut, lam, 1.0), 0.0)
-    return (V @ (inv * (V.T @ (-g * s)))) * s
+    return (V @ (inv * (V.T @ (-g * s)))) * s, -m
+
+
+def _ray_start(X, y, model, beta_l2):
+    """Start point: the exact minimizer of F along the ray nu = kappa nu_2, beta_l2 = X^T nu_2.
+
+    ``F'(kappa) = sum_i |b_i| |beta_i(kappa b)| - <nu_2, y>`` with b = X^T nu_2 (every term is
+    positive because sign beta_i = sign b_i), so the root is found by bisection on the log of
+    that sum (logsumexp: no overflow at alpha = e^-1000).  This puts the largest coordinates on
+    the right scale at once, which the Newton iteration alone would reach only in many capped
+    steps; for large alpha it is the kernel (min-l2) solution itself to first order.
+    """
+    nu2, *_ = np.linalg.lstsq(X.T, beta_l2, rcond=None)
+    b = X.T @ nu2
+    target = float(nu2 @ y)
+    bmax = float(np.max(np.abs(b)))
+    if not (target > 0 and bmax > 0):
+        return np.zeros(X.shape[0])
+    logt = math.log(target)
+    nz = b != 0
+    logb = np.log(np.abs(b[nz]))
+    kappa = model.ray(bmax)
+
+    def phi(t):
+        ev = model.evaluate(kappa(t) * b)
+        if ev is None:
+            return math.inf
+        lb = ev[0][nz] + logb
+        m = float(np.max(lb))
+        if not np.isfinite(m):
+            return -math.inf if m < 0 else math.inf
+        return m + math.log(float(np.sum(np.exp(lb - m)))) - logt
+
+    lo, hi = 0.0, 1.0
+    if phi(hi) < 0:
+        return kappa(hi) * nu2
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        if phi(mid) < 0:
+            lo = mid
+        else:
+            hi = mid
+    return kappa(lo) * nu2
 
 
 def _dual_newton(X, y, model, tol, max_iter, nu0=None):
@@ -514,12 +571,13 @@ def _dual_newton(X, y, model, tol, max_iter, nu0=None):
             extra += 1
         elif it >= max_iter:
             break
-        w = np.exp(lw)
-        delta = _newton_step(X, w, g)
+        delta, log_s = _newton_step(X, lw, g)
         du = X.T @ delta
-        t = model.step_limit(u, du)
+        tau_max = model.step_limit(u, du)
+        # full Newton step is e^log_s * delta; never beyond the model's step limit
+        t = math.exp(min(log_s, math.log(tau_max))) if tau_max > 0 else 0.0
         F0 = val - float(nu @ y)
-        slope = float(g @ delta)
+        slope = float(g @ delta)  # directional derivative per unit multiplier of delta
         accepted = False
         for _ in range(60):
             nu_t = nu + t * delta
@@ -601,7 +659,8 @@ def implicit_bias_solution(X, y, alpha=None, depth=2, *, log_alpha=None, tol: fl
     """
     la = resolve_log_alpha(alpha, log_alpha)
     D = check_depth(depth)
-    X, y = _problem(X, y)
+    X, y = as_problem(X, y)
+    beta_l2 = check_interpolable(X, y)
     info = {"method": "implicit_bias", "depth": D, "log_alpha": la, "regime": "newton"}
     if not np.any(y):
         return _zero_result(X, y, "implicit_bias", {**info, "edge": 1.0})
@@ -609,7 +668,7 @@ def implicit_bias_solution(X, y, alpha=None, depth=2, *, log_alpha=None, tol: fl
         model = _ExpModel(2.0 * la, 0.0)
     else:
         model = _PowerModel(D, la)
-    nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter)
+    nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter, _ray_start(X, y, model, beta_l2))
     if D > 2.0:
         info["edge"] = float(1.0 - np.max(np.abs(u), initial=0.0))
     return _finish(X, y, model, nu, u, beta, nit, status, msg, info)
@@ -623,7 +682,8 @@ def shaped_potential_solution(X, y, scale, tilt, *, tol: float = 1e-12, max_iter
     ``beta_i = 2 c_i sinh((X^T nu)_i + phi_i)``; ``dual = nu``.  With c = alpha^2, phi = 0 this is
     :func:`implicit_bias_solution` at D = 2.
     """
-    X, y = _problem(X, y)
+    X, y = as_problem(X, y)
+    beta_l2 = check_interpolable(X, y)
     d = X.shape[1]
     c = check_finite_array(scale, "scale")
     phi = check_finite_array(tilt, "tilt")
@@ -637,5 +697,5 @@ def shaped_potential_solution(X, y, scale, tilt, *, tol: float = 1e-12, max_iter
     model = _ExpModel(np.log(c), phi)
     if not np.any(y) and not np.any(phi):
         return _zero_result(X, y, "shaped_potential", info)
-    nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter)
+    nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter, _ray_start(X, y, model, beta_l2))
     return _finish(X, y, model, nu, u, beta, nit, status, msg, info)
