@@ -17,16 +17,18 @@ formed in log space, ``beta_i = sign(u_i) exp(|u_i| + 2 log alpha) (1 - exp(-2|u
 Regimes (``info["regime"]``):
 
 * ``"newton"``: the dual Newton iteration above.
-* ``"asymptotic-l1"`` (D > 2 only): when the edge variable ``e_i = 1 - |u_i|`` of the support
-  would fall below what float64 resolves next to 1 (about ``alpha^(D-2) |beta_i|^(-2/D) <
-  EDGE_ASYMPTOTIC``), the solver writes ``nu = nu_1 + alpha^(D-2) mu`` with ``nu_1`` a strict
-  dual certificate of the min-l1 LP and solves the limiting problem for ``mu`` exactly: on the
-  l1 support S, ``beta_i = s_i eta_i^(-p)``, ``eta_i = -s_i x_i^T mu > 0`` (``p = D/(D-2)``),
-  which is the alpha -> 0 limit of ``alpha^D h_D(1 - alpha^(D-2) eta)``.  Its relative error is
-  of order ``(e/2)^p`` plus the off-support weight ``alpha^D h_D(1 - margin)``; both are below
-  float resolution in that regime, and there ``Q_alpha^D(beta) = ||beta||_1`` to float precision.
-  The limit problem also breaks ties on a non-unique LP face the way every ``Q_alpha`` does
-  (duplicated columns: the equal split).
+* ``"asymptotic-l1"`` (D > 2 only): where the support's edge variable ``e_i = 1 - |u_i|`` is
+  so small that rounding ``u`` next to 1 costs more than the limit model (``e < edge_switch(D) =
+  0.1 (eps 2^p)^(1/(p+1))``: 2e-5 for D = 3, 1e-6 for D = 4; and always once e would leave the
+  float range), the solver writes ``nu = nu_1 + alpha^(D-2) mu`` with ``nu_1`` the max-margin
+  dual certificate of the min-l1 LP, tight (``s_i x_i^T nu_1 = 1``) on a set S, and solves the
+  limit problem for ``mu`` exactly: ``beta_i = s_i eta_i^(-p)``, ``eta_i = -s_i x_i^T mu > 0`` on
+  S, ``sum_S s_i eta_i^(-p) x_i = y`` (the alpha -> 0 limit of ``alpha^D h_D(1 - alpha^(D-2) eta)``;
+  a convex dual, the maximizer of ``sum_S |beta_i|^(2/D)`` on the l1-optimal face).  Coordinates
+  off S are set to 0.  Relative error of this model: ``(e / min(2, margin))^p`` with e the
+  realized edge (``info["model_error"]``); there ``Q_alpha^D(beta) = ||beta||_1`` to float
+  precision.  It also breaks ties on a non-unique LP face the way every ``Q_alpha`` does
+  (duplicated columns: the equal split).  ``info["log_edge"]`` keeps edges below 1e-308.
 
 KKT residual (all solvers): ``kkt_residual = max(primal_residual, stationarity_residual)``,
 where ``primal_residual = ||X x - y||_2 / ||y||_2`` (``= ||grad F(nu)|| / ||y||``, the dual
@@ -64,14 +66,21 @@ __all__ = [
     "shaped_potential_solution",
     "min_l1_interpolator",
     "min_l2_interpolator",
-    "EDGE_ASYMPTOTIC",
+    "edge_switch",
 ]
 
 _EPS = np.finfo(np.float64).eps
 _TINY = np.finfo(np.float64).tiny
-# Below this edge 1 - |u| the direct Newton resolves beta only to eps/e > ~1e-6 relative while
-# the asymptotic (limit) problem is exact to (e/2)^p <= 5e-11 (p > 1): switch there.
-EDGE_ASYMPTOTIC = 1e-10
+
+
+def edge_switch(depth: float) -> float:
+    """Edge 1 - |u| below which the asymptotic-l1 model beats the direct Newton (D > 2).
+
+    Direct: beta resolved to ~eps/e (rounding of u next to 1). Limit model: (e/2)^p. They are equal
+    at e = (eps 2^p)^(1/(p+1)); the factor 0.1 leaves room for a certificate margin below 2.
+    """
+    p = depth / (depth - 2.0)
+    return 0.1 * (_EPS * 2.0**p) ** (1.0 / (p + 1.0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -636,6 +645,93 @@ def _finish(X, y, model, nu, u, beta, nit, status, msg, info) -> InterpolationRe
     )
 
 
+class _LimitModel:
+    """The alpha -> 0 limit problem of D > 2 on the tight set S (see the module docstring).
+
+    Variable mu (n,), u = X_S^T mu, eta = -s * u > 0; beta = s eta^-p, w = p eta^-(p+1),
+    value = ((D-2)/2) sum eta^-k (k = 2/(D-2)): its gradient in mu is X_S beta - y.
+    """
+
+    def __init__(self, depth, signs):
+        self.p = depth / (depth - 2.0)
+        self.k = 2.0 / (depth - 2.0)
+        self.c = 0.5 * (depth - 2.0)
+        self.s = signs
+
+    def evaluate(self, u):
+        eta = -self.s * u
+        if not np.all(eta > 0):
+            return None
+        le = np.log(eta)
+        with np.errstate(over="ignore"):
+            val = float(self.c * np.sum(np.exp(-self.k * le)))
+        return -self.p * le, self.s, math.log(self.p) - (self.p + 1.0) * le, val
+
+    def sensitivity(self, u, e_abs):
+        return 1.0 + self.p / np.abs(u)
+
+    def step_limit(self, u, du):
+        deta = -self.s * du
+        eta = -self.s * u
+        with np.errstate(divide="ignore", invalid="ignore"):
+            room = np.where(deta < 0, eta / (-deta), np.inf)
+        return 0.99 * float(np.min(room)) if room.size else math.inf
+
+    def stationarity(self, x, u):
+        return 0.0  # exact by construction for the limit model; the real residual is computed outside
+
+
+def _asymptotic_l1(X, y, D, la, tol, max_iter):
+    """Solve the D > 2 asymptotic-l1 regime; returns an InterpolationResult or None if inapplicable."""
+    n, d = X.shape
+    lp = min_l1_interpolator(X, y)
+    cert = lp.info.get("certificate")
+    if not lp.success or cert is None:
+        return None
+    z = X.T @ cert
+    S = np.flatnonzero(np.abs(z) >= 1.0 - 1e-9)
+    if S.size == 0:
+        return None
+    sgn = np.sign(z[S])
+    off = np.setdiff1d(np.arange(d), S)
+    margin = float(1.0 - np.max(np.abs(z[off]))) if off.size else 1.0
+    XS = X[:, S]
+    model = _LimitModel(D, sgn)
+    # start: mu = -kappa cert gives eta = kappa on S; kappa minimizes the dual along that ray
+    l1 = lp.info["l1_norm"]
+    kappa = (S.size / l1) ** (1.0 / model.p)
+    mu, uS, bS, nit, status, msg = _dual_newton(XS, y, model, tol, max_iter, -kappa * cert)
+    beta = np.zeros(d)
+    beta[S] = bS
+    eta = -sgn * uS
+    scale_log = (D - 2.0) * la                       # e_i = alpha^(D-2) eta_i
+    log_e = scale_log + np.log(eta)
+    log_edge = float(np.min(log_e))
+    p = model.p
+    model_error = math.exp(p * (log_edge - math.log(min(2.0, max(margin, 1e-300)))))
+    # stationarity of the real problem: edge recovered from beta_i through the exact h_D,
+    # log h(1 - e) = -p log e + log1p(-(e/(2-e))^p) = log|beta_i| - D log alpha
+    target = np.log(np.abs(bS)) - D * la
+    le = -target / p
+    for _ in range(3):
+        e = np.exp(le)
+        le = (-target + np.log1p(-np.exp(p * (le - np.log(2.0 - e))))) / p
+    st_rel = float(np.max(np.abs(np.expm1(le - log_e))))           # relative mismatch of the edges
+    st = float(np.max(np.exp(log_e) * np.abs(np.expm1(le - log_e))))  # in u units (|u| <= 1)
+    pr = _primal_residual(X, beta, y)
+    with np.errstate(under="ignore"):
+        dual = cert + math.exp(max(scale_log, -745.0)) * mu
+    info = {"method": "implicit_bias", "depth": D, "log_alpha": la, "regime": "asymptotic-l1",
+            "edge": math.exp(log_edge) if log_edge > -745 else 0.0, "log_edge": log_edge,
+            "model_error": model_error, "margin": margin, "support": S,
+            "lp_unique": lp.info["unique"], "stationarity_residual": st,
+            "edge_relative_stationarity": st_rel, "max_abs_u": 1.0}
+    ok = status == "converged"
+    msg = "asymptotic-l1 regime (limit model on the l1 support): " + msg
+    return InterpolationResult(x=beta, success=ok, message=msg, nit=nit + int(lp.nit),
+                               kkt_residual=max(pr, st), primal_residual=pr, dual=dual, info=info)
+
+
 # --------------------------------------------------------------------------------------------
 # public solvers
 # --------------------------------------------------------------------------------------------
@@ -666,12 +762,27 @@ def implicit_bias_solution(X, y, alpha=None, depth=2, *, log_alpha=None, tol: fl
         return _zero_result(X, y, "implicit_bias", {**info, "edge": 1.0})
     if D == 2.0:
         model = _ExpModel(2.0 * la, 0.0)
-    else:
-        model = _PowerModel(D, la)
+        nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter, _ray_start(X, y, model, beta_l2))
+        return _finish(X, y, model, nu, u, beta, nit, status, msg, info)
+    # D > 2: predicted support edge e ~ (alpha / B^(1/D))^(D-2) with B >= max|beta_i| (B = ||beta_l2||_1)
+    e_sw = edge_switch(D)
+    B = float(np.sum(np.abs(beta_l2)))
+    log_e_pred = (D - 2.0) * (la - math.log(B) / D)
+    tried = False
+    if log_e_pred < math.log(e_sw):
+        tried = True
+        ares = _asymptotic_l1(X, y, D, la, tol, max_iter)
+        if ares is not None and ares.success and ares.info["log_edge"] < math.log(e_sw):
+            return ares
+    model = _PowerModel(D, la)
     nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter, _ray_start(X, y, model, beta_l2))
-    if D > 2.0:
-        info["edge"] = float(1.0 - np.max(np.abs(u), initial=0.0))
-    return _finish(X, y, model, nu, u, beta, nit, status, msg, info)
+    info["edge"] = float(1.0 - np.max(np.abs(u), initial=0.0))
+    res = _finish(X, y, model, nu, u, beta, nit, status, msg, info)
+    if not tried and (info["edge"] < e_sw or not res.success):
+        ares = _asymptotic_l1(X, y, D, la, tol, max_iter)
+        if ares is not None and ares.success and ares.info["log_edge"] < math.log(e_sw):
+            return ares
+    return res
 
 
 def shaped_potential_solution(X, y, scale, tilt, *, tol: float = 1e-12, max_iter: int = 200) -> InterpolationResult:
