@@ -681,6 +681,23 @@ class _LimitModel:
         return 0.0  # exact by construction for the limit model; the real residual is computed outside
 
 
+def _asymptotic_l2(X, y, beta_l2, log_scale, log_umax, info):
+    """alpha -> infinity beyond the float range: beta = beta_l2, nu = nu_2 / (alpha^D h_D'(0))."""
+    nu2, *_ = np.linalg.lstsq(X.T, beta_l2, rcond=None)
+    with np.errstate(under="ignore"):
+        nu = nu2 * math.exp(max(-log_scale, -745.0))
+    pr = _primal_residual(X, beta_l2, y)
+    st = float(np.linalg.norm(beta_l2 - X.T @ nu2) / max(np.linalg.norm(beta_l2), _TINY))
+    model_error = math.exp(2.0 * log_umax)
+    return InterpolationResult(
+        x=beta_l2, success=True, nit=0, kkt_residual=max(pr, st), primal_residual=pr, dual=nu,
+        message=f"asymptotic-l2 regime: max|X^T nu| ~ e^{log_umax:.0f}, beta = min-l2 interpolator to "
+                f"relative {model_error:.1e}",
+        info={**info, "regime": "asymptotic-l2", "model_error": model_error, "log_max_abs_u": log_umax,
+              "log_dual_scale": -log_scale, "stationarity_residual": st, "edge": 1.0},
+    )
+
+
 def _asymptotic_l1(X, y, D, la, tol, max_iter):
     """Solve the D > 2 asymptotic-l1 regime; returns an InterpolationResult or None if inapplicable."""
     n, d = X.shape
@@ -708,7 +725,7 @@ def _asymptotic_l1(X, y, D, la, tol, max_iter):
     log_e = scale_log + np.log(eta)
     log_edge = float(np.min(log_e))
     p = model.p
-    model_error = math.exp(p * (log_edge - math.log(min(2.0, max(margin, 1e-300)))))
+    model_error = math.exp(min(0.0, p * (log_edge - math.log(min(2.0, max(margin, 1e-300))))))
     # stationarity of the real problem: edge recovered from beta_i through the exact h_D,
     # log h(1 - e) = -p log e + log1p(-(e/(2-e))^p) = log|beta_i| - D log alpha
     target = np.log(np.abs(bS)) - D * la
@@ -760,6 +777,12 @@ def implicit_bias_solution(X, y, alpha=None, depth=2, *, log_alpha=None, tol: fl
     info = {"method": "implicit_bias", "depth": D, "log_alpha": la, "regime": "newton"}
     if not np.any(y):
         return _zero_result(X, y, "implicit_bias", {**info, "edge": 1.0})
+    # kernel side far outside the float range: u = X^T nu ~ beta_l2 / (alpha^D h_D'(0)); once
+    # |u| < 1e-13 the minimizer equals beta_l2 to relative O(u^2) < 1e-26 (THEORY.md s3, s4)
+    log_c1 = math.log(2.0) if D == 2.0 else math.log(2.0 * D / (D - 2.0))
+    log_umax = math.log(float(np.max(np.abs(beta_l2)))) - D * la - log_c1
+    if log_umax < -30.0:
+        return _asymptotic_l2(X, y, beta_l2, D * la + log_c1, log_umax, info)
     if D == 2.0:
         model = _ExpModel(2.0 * la, 0.0)
         nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter, _ray_start(X, y, model, beta_l2))

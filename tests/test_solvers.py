@@ -375,3 +375,81 @@ def test_result_object_and_torch_input():
     assert "implicit_bias" in repr(r) and "kkt_residual" in r.summary()
     with pytest.raises(Exception):
         r.success = False  # frozen
+
+
+# ---------------------------------------------------------------------------------------------
+# asymptotic regimes (D > 2 rich side, every D kernel side) and the private log-space forms
+# ---------------------------------------------------------------------------------------------
+def test_tiny_alpha_depth3_uses_asymptotic_l1_regime(problem_cases):
+    for prob in problem_cases["problems"]:
+        X, y = np.array(prob["X"], float), np.array(prob["y"], float)
+        l1 = prob["min_l1"]
+        for D in (3, 4):
+            r = implicit_bias_solution(X, y, depth=D, log_alpha=-1000.0)
+            assert r.success and r.info["regime"] == "asymptotic-l1" and np.all(np.isfinite(r.x))
+            assert r.info["edge"] == 0.0 and r.info["log_edge"] < -600  # edge below float range
+            assert r.kkt_residual < 1e-13
+            # unique LP with a strict certificate: beta_alpha -> beta*_l1 and the model error
+            # (e/margin)^p is 0 in float: the answer is beta*_l1 to rounding (1e-13 relative)
+            if l1["unique"]:
+                assert _rel(r.x, _arr(l1["beta"])) < 1e-13
+
+
+def test_asymptotic_and_direct_newton_agree_in_the_overlap():
+    # D = 4, alpha = 3e-4: edge ~1e-7, so the direct Newton is good to ~eps/e ~ 2e-9 and the limit
+    # model to (e/margin)^2 ~ 1e-12; they are different algorithms and must agree to 1e-8.
+    from krtheory.solvers import _asymptotic_l1, _PowerModel, _dual_newton, _finish, _ray_start
+
+    X, y = _random_problem(5, n=4, d=9, k=2)
+    D, la = 4.0, math.log(3e-4)
+    a = _asymptotic_l1(X, y, D, la, 1e-12, 200)
+    model = _PowerModel(D, la)
+    nu, u, beta, nit, status, msg = _dual_newton(X, y, model, 1e-12, 200, _ray_start(X, y, model, np.linalg.pinv(X) @ y))
+    assert a.success and status == "converged"
+    assert 1e-9 < 1 - np.max(np.abs(u)) < 1e-6
+    assert _rel(a.x, beta) < 1e-8
+
+
+def test_asymptotic_regime_splits_duplicated_columns_equally():
+    X, y = _random_problem(21, n=3, d=6, k=2)
+    j = int(np.argmax(np.abs(min_l1_interpolator(X, y).x)))
+    X2 = np.hstack([X, X[:, [j]]])
+    r = implicit_bias_solution(X2, y, depth=3, log_alpha=-500.0)
+    assert r.success and r.info["regime"] == "asymptotic-l1" and not r.info["lp_unique"]
+    # the alpha -> 0 limit of Q_alpha^D is the equal split (THEORY.md s8), not the LP vertex
+    assert abs(r.x[j] - r.x[-1]) <= 1e-14 * abs(r.x[j]) and r.x[j] != 0.0
+    merged = r.x[:-1].copy()
+    merged[j] += r.x[-1]
+    lp0 = min_l1_interpolator(X, y)
+    assert _rel(merged, lp0.x) < 1e-12  # the pair carries the weight of the unique original
+
+
+def test_huge_alpha_uses_asymptotic_l2_regime():
+    X, y = _random_problem(8)
+    l2 = min_l2_interpolator(X, y).x
+    for D in (2, 3, 4.5):
+        r = implicit_bias_solution(X, y, depth=D, log_alpha=800.0)
+        assert r.success and r.info["regime"] == "asymptotic-l2"
+        # relative correction O(u^2) = e^-3000: beta is the min-l2 interpolator to rounding
+        assert _rel(r.x, l2) < 1e-15
+        # continuity with the Newton regime below the switch (|u| ~ e^-20 there, O(u^2) ~ 4e-18):
+        r2 = implicit_bias_solution(X, y, depth=D, log_alpha=20.0 / D)
+        assert r2.info["regime"] == "newton" and _rel(r2.x, l2) < 1e-12
+
+
+def test_private_power_forms_match_numeric_potential():
+    # the solver's log-space forms of h_D, h_D', H_D (needed for alpha^D outside the float
+    # range) against krtheory.numeric.potential, written independently by another engineer.
+    numeric = pytest.importorskip("krtheory.numeric")
+    if not hasattr(numeric, "potential"):
+        pytest.skip("krtheory.numeric.potential not available")
+    from krtheory.solvers import _PowerModel
+
+    a = np.concatenate([np.linspace(0.0, 0.99, 34)[1:], 1.0 - np.logspace(-3, -12, 10)])
+    for D in (2.5, 3.0, 4.0, 7.0):
+        P, M = numeric.potential(D), _PowerModel(D, 0.0)
+        for mine, theirs in ((M.log_h(a), P.link(a)), (M.log_dh(a), P.link_derivative(a)),
+                             (M.log_H(a), P.conjugate(a)), (M.log_h(a), P.link_from_edge(1 - a, 1.0)),
+                             (M.log_H(a), P.conjugate_from_edge(1 - a))):
+            # log values up to ~30 carry eps*30 absolute error: 1e-13 relative on the values
+            assert np.max(np.abs(np.expm1(mine - np.log(theirs)))) < 1e-13
