@@ -23,7 +23,7 @@ import math
 
 from ._codegen import compiled
 
-__all__ = ["solve_link_inverse", "MAX_ITER"]
+__all__ = ["solve_link_inverse", "solve_edge", "MAX_ITER"]
 
 MAX_ITER = 60
 _EPS = 2.0**-52
@@ -68,8 +68,22 @@ def solve_link_inverse(F, a, params, inv_p):
 
     # ---- edge region: e in (0, 1/2)
     ae = F.where(central, F.full_like(a, 2 * a_mid + 1), a)
-    b = F.powdd(ae, -inv_p[0], -inv_p[1])
-    hi_e = F.minimum(b, F.full_like(a, 0.5))
+    e = solve_edge(F, F.powdd(ae, -inv_p[0], -inv_p[1]), params, skip=central)
+
+    v_out = F.where(central, v, 1 - e)
+    e_out = F.where(central, 1 - v, e)
+    return v_out, e_out, central
+
+
+def solve_edge(F, b, params, skip=None):
+    """Solve ``e s(e) = b`` (i.e. ``h_D(1 - e) = b^-p``) for ``e`` in [0, 1/2), given ``0 <= b``.
+
+    ``b = |z|^(-1/p)`` may come from log space when ``|z|`` itself overflows (``Q`` at tiny alpha).
+    ``skip`` marks lanes whose result is not used (they take part in the arithmetic but not in the
+    convergence test).
+    """
+    p = params[0]
+    hi_e = F.minimum(b, F.full_like(b, 0.5))
     lo_e = b * math.exp(math.log1p(-(3.0 ** -p)) / p)
     e = hi_e
     for _ in range(MAX_ITER):
@@ -85,12 +99,9 @@ def solve_link_inverse(F, a, params, inv_p):
         e_new = F.where(ok, e_new, (lo_e + hi_e) / 2)
         done = _converged(F, e_new, e)
         e = e_new
-        if F.all(done | central):
+        if F.all(done if skip is None else (done | skip)):
             break
-
-    v_out = F.where(central, v, 1 - e)
-    e_out = F.where(central, 1 - v, e)
-    return v_out, e_out, central
+    return e
 
 
 class _ScalarOps:
