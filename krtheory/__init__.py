@@ -27,6 +27,9 @@ _EXPORTS = {
     "min_l1_interpolator": "krtheory.solvers",
     "min_l2_interpolator": "krtheory.solvers",
     "InterpolationResult": "krtheory.solvers",
+    # regularizers (THEORY.md s6)
+    "distance_regularizer": "krtheory.regularizers",
+    "min_distance_interpolator": "krtheory.regularizers",
     # dynamics
     "gradient_flow": "krtheory.dynamics",
     "gradient_descent": "krtheory.dynamics",
