@@ -1,1 +1,10 @@
-"""placeholder"""
+"""The independent witness: gradient flow and gradient descent on the raw parameters (torch).
+
+It integrates the depth-D diagonal network ``beta = w+^D - w-^D`` (and the width-k D = 2 model)
+in its own parameters and never uses the derived closed forms, potentials or solvers
+(``krtheory.symbolic``, ``krtheory.numeric``, ``krtheory.solvers`` are not imported).
+"""
+from .flow import gradient_flow, width_flow
+from .result import FlowResult, LazyDistance, LinearizedResult
+
+__all__ = ["gradient_flow", "width_flow", "FlowResult", "LinearizedResult", "LazyDistance"]

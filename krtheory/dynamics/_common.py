@@ -1,0 +1,178 @@
+"""Argument handling shared by the dynamics entry points (validation, device, loss constants).
+
+Only :mod:`krtheory._validation` is imported from the package: the engine is the independent
+witness of the theory and must not see the derived closed forms (docs/ARCHITECTURE.md).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+import torch
+
+from krtheory._validation import InvalidInputError, as_problem, check_depth
+
+LOSSES = ("sum", "half", "mean")
+
+
+def loss_constant(loss: str, n: int) -> float:
+    """Return ``c`` with ``dL/dbeta = c * X^T r`` for the named normalization.
+
+    ``"sum"``: ``L = sum r^2`` (paper, c = 2); ``"half"``: ``L = 0.5 sum r^2`` (c = 1);
+    ``"mean"``: ``L = sum r^2 / n`` (c = 2/n). Time in results is in the units of this ``L``:
+    the three flows are the same curve with time rescaled by ``c``.
+    """
+    if loss not in LOSSES:
+        raise InvalidInputError(f"loss must be one of {LOSSES}, got {loss!r}")
+    return {"sum": 2.0, "half": 1.0, "mean": 2.0 / n}[loss]
+
+
+def loss_value(rr: torch.Tensor, loss: str, n: int) -> torch.Tensor:
+    """``L`` from ``rr = sum_k r_k^2`` (any shape)."""
+    return {"sum": rr, "half": 0.5 * rr, "mean": rr / n}[loss]
+
+
+def resolve_device(device) -> torch.device:
+    """``None`` -> CUDA when available, else CPU; a string or ``torch.device`` is used as given."""
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if not isinstance(device, (str, torch.device)):
+        raise InvalidInputError(f"device must be a string like 'cpu' or 'cuda:0' (or None), got {device!r}")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InvalidInputError(f"device {device!r} is not a valid torch device ({exc})") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InvalidInputError(f"device {device!r} requested but CUDA is not available")
+        # TF32 would silently reduce matmuls to ~10 bits of mantissa: never for a float64 witness,
+        # and not for float32 runs either.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return dev
+
+
+def check_dtype(dtype) -> torch.dtype:
+    if dtype not in (torch.float64, torch.float32):
+        raise InvalidInputError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
+    return dtype
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Validated, batched problem data (always with a leading batch axis)."""
+
+    X: torch.Tensor          # (B, n, d)
+    y: torch.Tensor          # (B, n)
+    log_alpha: torch.Tensor  # (B,)
+    depth: float
+    batched: bool
+    B: int
+    n: int
+    d: int
+
+
+def _is_tensor(a) -> bool:
+    return isinstance(a, torch.Tensor)
+
+
+def prepare_problem(X, y, alpha, depth, *, device, dtype, log_alpha=None) -> Problem:
+    """Validate ``X``, ``y``, ``alpha`` (or ``log_alpha``) and ``depth``; move them to ``device``.
+
+    ``X``: ``(n, d)`` or ``(B, n, d)``; ``y``: ``(n,)`` or ``(B, n)``; ``alpha``: a positive
+    finite scalar or an array of shape ``(B,)`` (a batch is formed by broadcasting a single
+    problem over several alphas when ``X`` is 2-D and ``alpha`` is 1-D). ``log_alpha`` replaces
+    ``alpha`` for scales outside the float range (e.g. ``alpha = 1e-400``).
+    """
+    Xn, yn = as_problem(X, y, batched=True)
+    D = check_depth(depth)
+    if (alpha is None) == (log_alpha is None):
+        raise InvalidInputError("give exactly one of alpha (> 0) or log_alpha")
+    if alpha is not None:
+        if isinstance(alpha, bool):
+            raise InvalidInputError(f"alpha must be a positive real number, got {alpha!r}")
+        if _is_tensor(alpha):
+            alpha = alpha.detach().cpu().numpy()
+        try:
+            a = np.asarray(alpha, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"alpha must be a positive real number or array, got {alpha!r}") from None
+        if a.ndim > 1:
+            raise InvalidInputError(f"alpha must be a scalar or a 1-D array of shape (B,), got shape {a.shape}")
+        if not np.all(np.isfinite(a)) or not np.all(a > 0):
+            bad = a[~(np.isfinite(a) & (a > 0))].ravel()[:3]
+            raise InvalidInputError(f"alpha must be finite and > 0, got {bad.tolist()}")
+        la = np.log(a)
+    else:
+        la = np.asarray(log_alpha, dtype=np.float64)
+        if la.ndim > 1 or not np.all(np.isfinite(la)):
+            raise InvalidInputError(f"log_alpha must be finite, scalar or shape (B,), got {log_alpha!r}")
+    batched = Xn.ndim == 3 or la.ndim == 1
+    if Xn.ndim == 2:
+        Xn, yn = Xn[None], yn[None]
+    B = Xn.shape[0]
+    if la.ndim == 1:
+        if B == 1 and la.shape[0] > 1:
+            B = la.shape[0]
+            Xn = np.broadcast_to(Xn, (B,) + Xn.shape[1:])
+            yn = np.broadcast_to(yn, (B,) + yn.shape[1:])
+        elif la.shape[0] != B:
+            raise InvalidInputError(f"alpha has {la.shape[0]} values but there are {B} problems")
+    la = np.broadcast_to(la, (B,))
+    n, d = Xn.shape[1], Xn.shape[2]
+    dev = device
+    Xt = torch.as_tensor(np.ascontiguousarray(Xn), dtype=dtype, device=dev)
+    yt = torch.as_tensor(np.ascontiguousarray(yn), dtype=dtype, device=dev)
+    lt = torch.as_tensor(np.array(la), dtype=torch.float64, device=dev).to(dtype)
+    return Problem(Xt, yt, lt, D, batched, B, n, d)
+
+
+def prepare_init(init, prob: Problem, dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the log-scales ``(log u, log v)`` of the initialization, each ``(B, d)``.
+
+    ``init=None`` is the unbiased ``w+(0) = w-(0) = alpha * 1``; ``init=(u, v)`` gives
+    ``w+(0) = alpha * u``, ``w-(0) = alpha * v`` with ``u, v > 0`` of shape ``(d,)`` or ``(B, d)``.
+    """
+    B, d = prob.B, prob.d
+    if init is None:
+        z = torch.zeros(B, d, dtype=dtype, device=device)
+        return z, z.clone()
+    if not isinstance(init, (tuple, list)) or len(init) != 2:
+        raise InvalidInputError("init must be None or a pair (u, v) of positive arrays")
+    out = []
+    for name, a in zip(("u", "v"), init):
+        if _is_tensor(a):
+            a = a.detach().cpu().numpy()
+        try:
+            arr = np.asarray(a, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"init {name} must be a real array") from None
+        if arr.shape not in ((d,), (B, d)):
+            raise InvalidInputError(f"init {name} must have shape ({d},) or ({B}, {d}), got {arr.shape}")
+        if not np.all(np.isfinite(arr)) or not np.all(arr > 0):
+            raise InvalidInputError(f"init {name} must be finite and > 0 (w+- stay positive), got min {arr.min()!r}")
+        out.append(torch.as_tensor(np.log(np.broadcast_to(arr, (B, d)).copy()), dtype=dtype, device=device))
+    return out[0], out[1]
+
+
+def check_positive(value, name: str, *, allow_inf: bool = False, integer: bool = False):
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise InvalidInputError(f"{name} must be a positive number, got {value!r}")
+    v = float(value)
+    if math.isnan(v) or v <= 0 or (math.isinf(v) and not allow_inf):
+        raise InvalidInputError(f"{name} must be {'> 0' if allow_inf else 'finite and > 0'}, got {value!r}")
+    if integer:
+        if math.isinf(v):
+            return v
+        if v != int(v):
+            raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
+        return int(v)
+    return v
+
+
+def check_choice(value, name: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InvalidInputError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
