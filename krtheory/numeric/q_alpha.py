@@ -127,11 +127,29 @@ def _grad_terms(F, beta, P, cm, K, L):
 
 
 def _hess_terms(F, beta, P, cm, K, L):
-    """``q_D''(beta / alpha^D) / alpha^D`` elementwise (z clamped to the float range)."""
+    """``q_D''(beta / alpha^D) / alpha^D`` elementwise.
+
+    Where ``|z| > 1e300`` (possibly overflowed) it is rewritten without ``z``: D = 2
+    ``1/hypot(2c, beta) = 1/|beta|`` (relative error ``2/z^2``); D > 2, from ``|z| = h_D(1-e)``,
+    ``(e/|beta|) (1 - rho^p) / (p (1 + rho^(p+1)))`` with ``e/|beta|`` formed in log space
+    (``e`` itself may underflow); the exponential of a large argument costs up to ~1e-13 relative.
+    """
     z = _ldexp(F, beta / cm, -K)
-    big = np.finfo(float).max
-    zc = F.minimum(F.maximum(z, F.full_like(z, -big)), F.full_like(z, big))
-    return _ldexp(F, P._d2q_impl(F, zc) / cm, -K)
+    large = F.abs(z) > _LARGE
+    zm = F.where(large, F.full_like(z, 1.0), z)
+    h_mid = _ldexp(F, P._d2q_impl(F, zm) / cm, -K)
+    abl = F.where(large, F.abs(beta), F.full_like(z, 1.0))
+    if P.depth == 2:
+        h_large = 1 / abl
+    else:
+        p, s = P.params[0], P.params[4]
+        log_b = -(F.log(abl) - L) * P.inv_p[0]
+        b = F.exp(log_b)
+        e = solve_edge(F, b, P.params, skip=~large)
+        rho = e / (2 - e)
+        ratio = F.where(b > 1e-300, e / F.where(b > 1e-300, b, F.full_like(b, 1.0)), F.full_like(b, 1.0))
+        h_large = F.exp(log_b - F.log(abl)) * ratio * (1 - rho**p) / (p * (1 + rho**s))
+    return F.where(large, h_large, h_mid)
 
 
 class _QFunction(_TorchFunction):
