@@ -157,7 +157,12 @@ def _fmt(v) -> str:
 
 
 def _primal_residual(X, x, y) -> float:
-    return float(np.linalg.norm(X @ x - y) / max(np.linalg.norm(y), _TINY))
+    """||X x - y|| / ||y||; for y = 0 (only the tilted potential has beta != 0 there) relative to
+    the size of the terms, || |X| |x| ||, so that it stays a scale-free number."""
+    ny = float(np.linalg.norm(y))
+    if ny == 0.0:
+        ny = float(np.linalg.norm(np.abs(X) @ np.abs(x)))
+    return float(np.linalg.norm(X @ x - y) / max(ny, _TINY))
 
 
 def _zero_result(X, y, method: str, info: dict) -> InterpolationResult:
@@ -486,8 +491,8 @@ def _newton_step(X, lw, g):
     n = Hs.shape[0]
     Hs[np.diag_indices(n)] += 1e-13 * max(1.0, float(np.max(np.diag(Hs))))
     try:
-        cf = sla.cho_factor(Hs, lower=True, check_finite=True)
-        z = sla.cho_solve(cf, -g * s)
+        cf = sla.cho_factor(Hs, lower=True, check_finite=False)
+        z = sla.cho_solve(cf, -g * s, check_finite=False)
         if np.all(np.isfinite(z)):
             return z * s, -m
     except (np.linalg.LinAlgError, ValueError):
@@ -528,15 +533,40 @@ def _ray_start(X, y, model, beta_l2):
             return -math.inf if m < 0 else math.inf
         return m + math.log(float(np.sum(np.exp(lb - m)))) - logt
 
+    # phi is increasing in t; bisect until both ends are finite, then Illinois false position.
+    # A start point needs only ~1e-3 accuracy in log scale (Newton does the rest).
     lo, hi = 0.0, 1.0
-    if phi(hi) < 0:
+    flo, fhi = -math.inf, phi(hi)
+    if fhi < 0:
         return kappa(hi) * nu2
-    for _ in range(80):
+    for _ in range(60):
+        if math.isfinite(flo) and math.isfinite(fhi):
+            break
         mid = 0.5 * (lo + hi)
-        if phi(mid) < 0:
-            lo = mid
+        fm = phi(mid)
+        if fm < 0:
+            lo, flo = mid, fm
         else:
-            hi = mid
+            hi, fhi = mid, fm
+    side = 0
+    for _ in range(40):
+        if not (math.isfinite(flo) and math.isfinite(fhi)) or hi - lo < 1e-12:
+            break
+        t = hi - fhi * (hi - lo) / (fhi - flo)
+        ft = phi(t)
+        if abs(ft) < 1e-3:
+            lo = t
+            break
+        if ft < 0:
+            lo, flo = t, ft
+            if side == -1:
+                fhi *= 0.5
+            side = -1
+        else:
+            hi, fhi = t, ft
+            if side == 1:
+                flo *= 0.5
+            side = 1
     return kappa(lo) * nu2
 
 
@@ -568,6 +598,8 @@ def _dual_newton(X, y, model, tol, max_iter, nu0=None):
     beta = _beta_from(lb, sgn)
     g = X @ beta - y
     gn = float(np.linalg.norm(g))
+    if ynorm == 0.0:  # tilted potential with y = 0: measure relative to the terms of X beta
+        ynorm = max(float(np.linalg.norm(absX @ np.abs(beta))), _TINY)
 
     def floor_of(nu, u, beta):
         ab = np.abs(beta)

@@ -142,8 +142,10 @@ def test_min_distance_matches_slsqp_over_parameters(a):
                   constraints=[{"type": "eq", "fun": lambda w: X @ (w[:d] ** 2 - w[d:] ** 2) - y,
                                 "jac": lambda w: np.hstack([X * 2 * w[:d], -X * 2 * w[d:]])}],
                   options={"ftol": 1e-15, "maxiter": 1000})
-    assert sl.success
+    # SLSQP may stop on its iteration limit at ftol 1e-15 while already accurate (BLAS-dependent):
+    # judge its answer by feasibility instead of its flag
     bs = sl.x[:d] ** 2 - sl.x[d:] ** 2
+    assert np.linalg.norm(X @ bs - y) < 1e-10 * np.linalg.norm(y)
     assert np.linalg.norm(bs - r.x) / np.linalg.norm(r.x) < 1e-7
     assert abs(sl.fun - distance_regularizer(r.x, a)) < 1e-9 * sl.fun
 
