@@ -4,7 +4,8 @@ It integrates the depth-D diagonal network ``beta = w+^D - w-^D`` (and the width
 in its own parameters and never uses the derived closed forms, potentials or solvers
 (``krtheory.symbolic``, ``krtheory.numeric``, ``krtheory.solvers`` are not imported).
 """
+from .descent import gradient_descent
 from .flow import gradient_flow, width_flow
 from .result import FlowResult, LazyDistance, LinearizedResult
 
-__all__ = ["gradient_flow", "width_flow", "FlowResult", "LinearizedResult", "LazyDistance"]
+__all__ = ["gradient_flow", "gradient_descent", "width_flow", "FlowResult", "LinearizedResult", "LazyDistance"]

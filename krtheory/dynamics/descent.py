@@ -1,0 +1,239 @@
+"""Fixed-step gradient descent on the raw parameters of the diagonal network.
+
+``w <- w - eta * grad_w L(w)`` exactly (THEORY.md s9), stored as ``w = w0 (1 + delta)`` so that
+``beta = w0^D expm1(D log1p(delta))`` differences keep full relative precision in the kernel regime
+(trap (b)); the update of ``delta`` is the same iteration as the update of ``w`` (``delta`` moves by
+``-eta grad_w L / w0``). The gradient is ``X^T (X beta - y)`` (trap (c)).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from krtheory._validation import InvalidInputError
+
+from ._common import check_positive, loss_constant, prepare_init, prepare_problem
+from ._driver import (CONVERGED, DIVERGED, EXPLODE_FACTOR, FLOOR_FACTOR, RUNNING, STAGNATED, STEP_LIMIT,
+                      RunState, _record, floor_residual)
+from ._models import DiagonalModel
+from .flow import _beta_l2_inf, _common_args, build_result
+from .result import FlowResult
+
+# GD is not monotone near the edge of stability; stagnation needs a longer window than the flow.
+GD_STAGNATION_STEPS = 200
+
+
+def _init_curvature(model: DiagonalModel) -> torch.Tensor:
+    """Exact ``lambda_max`` of the loss Hessian in ``w`` at initialization ``(B,)``.
+
+    ``H = c [J^T J + diag(d2beta/dw2 * g)]``, ``J = X [diag(D w+^(D-1)), -diag(D w-^(D-1))]``.
+    """
+    D, c = model.D, model.c
+    wp, wm = torch.exp(model.Lp), torch.exp(model.Lm)
+    jp, jm = D * wp.pow(D - 1), -D * wm.pow(D - 1)
+    Jw = torch.cat([model.X * jp.unsqueeze(1), model.X * jm.unsqueeze(1)], -1)  # (B, n, 2d)
+    beta0 = model.beta0
+    r = torch.bmm(model.X, beta0.unsqueeze(-1)).squeeze(-1) - model.y
+    g = torch.bmm(r.unsqueeze(1), model.X).squeeze(1)
+    H = c * torch.bmm(Jw.transpose(1, 2), Jw)
+    d2 = torch.cat([D * (D - 1) * wp.pow(D - 2) * g, -D * (D - 1) * wm.pow(D - 2) * g], -1)
+    H.diagonal(dim1=-2, dim2=-1).add_(c * d2)
+    return torch.linalg.eigvalsh(H)[:, -1]
+
+
+def _default_step(model: DiagonalModel, beta_l2_norm: torch.Tensor) -> torch.Tensor:
+    """``1 / lambda`` with ``lambda`` a bound on the curvature along the whole run ``(B,)``.
+
+    At the end ``H ~ c J^T J`` with ``J J^T = X diag(D^2 (w+^(2D-2) + w-^(2D-2))) X^T``; since the
+    invariant keeps ``min(w+, w-) <= a`` and ``w+^D - w-^D = beta``, ``max(w)^D <= |beta| + a^D``.
+    ``|beta_i|`` is bounded by ``||beta*_l2||_2`` (heuristic, checked on our test problems; a
+    divergence halves the step and restarts), and ``lambda_max(X_S diag X_S^T) <= ||X||_2^2 max``.
+    The initial Hessian is bounded exactly (:func:`_init_curvature`). ``1/lambda`` is half the
+    stability limit ``2/lambda``.
+    """
+    D, c = model.D, model.c
+    amax = torch.maximum(model.Ap, model.Am).amax(-1)
+    xn2 = torch.linalg.matrix_norm(model.X, ord=2) ** 2
+    lam_end = c * 2 * D * D * (beta_l2_norm + amax) ** ((2 * D - 2) / D) * xn2
+    lam0 = _init_curvature(model).clamp_min(0)
+    return 1.0 / torch.maximum(lam_end, lam0).clamp_min(1e-300)
+
+
+def gradient_descent(X, y, alpha=None, depth=2, *, log_alpha=None, step=None, loss="sum", init=None,
+                     tol=1e-20, max_steps=1_000_000, device=None, dtype=torch.float64, history=256,
+                     progress=None, check_range=True, max_restarts=8) -> FlowResult:
+    """Gradient descent ``w <- w - step * grad_w L`` on the depth-``D`` diagonal network.
+
+    Arguments as :func:`gradient_flow`, plus ``step``: None (default, per problem: ``1/lambda`` with
+    ``lambda`` a bound on the Hessian's top eigenvalue along the run, see ``_default_step``; on
+    divergence the problem restarts from ``w(0)`` with half the step, at most ``max_restarts``
+    times), a float, or a (B,) array. An explicit step above ``2 / lambda_max(Hessian at w(0))``
+    raises :class:`InvalidInputError`; one that diverges later stops with status "diverged" and a
+    message naming the step.
+
+    The result's ``time`` is ``steps * step_size`` (the flow time GD approximates), ``step_size``
+    the step used, ``gd_product`` the end-of-run ``w+ * w-`` (THEORY.md s9: GD behaves like the flow
+    from a slightly smaller effective alpha), ``invariant_drift`` how far GD moved the flow's
+    invariant. ``extra["restarts"]`` counts the step halvings.
+    """
+    _, _, tol, _, max_steps, dtype, dev = _common_args(
+        loss, "auto", 1e-10, None, tol, math.inf, max_steps, history, dtype, device)
+    max_restarts = int(check_positive(max_restarts + 1, "max_restarts + 1", integer=True)) - 1
+    prob = prepare_problem(X, y, alpha, depth, device=dev, dtype=dtype, log_alpha=log_alpha)
+    if float(prob.log_alpha.abs().max()) > 300:
+        raise InvalidInputError("gradient_descent needs alpha within [1e-130, 1e130] (w is a float); "
+                                "use gradient_flow (log-weights) for more extreme scales")
+    lu, lv = prepare_init(init, prob, dtype, dev)
+    c = loss_constant(loss, prob.n)
+    la = prob.log_alpha.unsqueeze(-1)
+    model = DiagonalModel(prob.X, prob.y, la + lu, la + lv, prob.depth, c, "delta")
+    B = prob.B
+    Xn, yn = prob.X.cpu().numpy(), prob.y.cpu().numpy()
+    _beta_l2_inf(Xn, yn, check_range)
+    bl2 = torch.as_tensor([np.linalg.norm(np.linalg.lstsq(Xn[b], yn[b], rcond=None)[0]) for b in range(B)],
+                          dtype=dtype, device=dev)
+    explicit = step is not None
+    if explicit:
+        if isinstance(step, torch.Tensor):
+            step = step.detach().cpu().numpy()
+        st_arr = np.asarray(step, dtype=np.float64)
+        if st_arr.ndim > 1 or (st_arr.ndim == 1 and st_arr.shape[0] != B):
+            raise InvalidInputError(f"step must be a scalar or shape ({B},), got shape {st_arr.shape}")
+        if not np.all(np.isfinite(st_arr)) or not np.all(st_arr > 0):
+            raise InvalidInputError(f"step must be finite and > 0, got {step!r}")
+        eta = torch.as_tensor(np.broadcast_to(st_arr, (B,)).copy(), dtype=dtype, device=dev)
+        lam0 = _init_curvature(model)
+        bad = eta * lam0 > 2.0
+        if bool(bad.any()):
+            b = int(torch.nonzero(bad)[0])
+            raise InvalidInputError(
+                f"step = {float(eta[b]):.4g} is unstable at initialization: it exceeds 2 / lambda_max = "
+                f"{2.0 / float(lam0[b]):.4g} (top Hessian eigenvalue {float(lam0[b]):.4g}) for problem {b}")
+    else:
+        eta = _default_step(model, bl2)
+
+    ynorm = prob.y.norm(dim=-1)
+    xnorm = torch.linalg.matrix_norm(prob.X, ord=2)
+    tol_rr = tol * ynorm ** 2
+    restarts = torch.zeros(B, dtype=torch.long, device=dev)
+    s0 = model.initial_state()
+    while True:
+        st = _gd_loop(model, s0.clone(), eta, tol_rr, max_steps, history, ynorm, xnorm, progress)
+        div = st.status == DIVERGED
+        if explicit or not bool(div.any()):
+            break
+        retry = div & (restarts < max_restarts)
+        if not bool(retry.any()):
+            break
+        # restart only the diverged problems with half the step; keep the finished ones
+        ri = torch.nonzero(retry).squeeze(-1)
+        eta_r = eta.clone()
+        eta_r[ri] = eta[ri] / 2
+        restarts[ri] += 1
+        sub = model.subset(ri)
+        st_r = _gd_loop(sub, sub.initial_state(), eta_r[ri], tol_rr[ri], max_steps, history,
+                        ynorm[ri], xnorm[ri], progress)
+        eta = eta_r
+        st = _merge(st, st_r, ri)
+        # loop again only for the problems that still diverge
+        while True:
+            div2 = (st.status == DIVERGED) & (restarts < max_restarts)
+            if not bool(div2.any()):
+                break
+            ri = torch.nonzero(div2).squeeze(-1)
+            eta[ri] = eta[ri] / 2
+            restarts[ri] += 1
+            sub = model.subset(ri)
+            st_r = _gd_loop(sub, sub.initial_state(), eta[ri], tol_rr[ri], max_steps, history,
+                            ynorm[ri], xnorm[ri], progress)
+            st = _merge(st, st_r, ri)
+        break
+    codes = st.status.cpu().numpy()
+    lp, lm = model.log_weights(st.s)
+    prod = torch.exp(lp + lm).cpu().numpy()
+    res = build_result(st, model, prob, loss=loss, tol=tol, coordinates="delta", dev=dev, width=False,
+                       method="gd", step_size=eta.cpu().numpy(), gd_product=prod)
+    msgs = np.array(res.message if prob.batched else [res.message], dtype=object)
+    eta_np = eta.cpu().numpy()
+    for b in range(B):
+        if codes[b] == DIVERGED:
+            msgs[b] = (f"diverged: step size {eta_np[b]:.4g} is too large for this problem "
+                       f"(the loss exploded or w left the representable range after {int(st.steps[b])} steps"
+                       + (f", after {int(restarts[b])} halvings of the default step)" if not explicit else ")"))
+    object.__setattr__(res, "message", msgs.astype(str) if prob.batched else str(msgs[0]))
+    object.__setattr__(res, "extra", {"restarts": restarts.cpu().numpy() if prob.batched else int(restarts[0])})
+    return res
+
+
+def _merge(st, st_r, ri):
+    for name in ("s", "t", "rr", "rr0", "steps", "rejected", "nfev", "njev", "status", "stiff_time",
+                 "used_ros", "hist_t", "hist_l", "hist_n", "h"):
+        getattr(st, name)[ri] = getattr(st_r, name)
+    return st
+
+
+def _gd_loop(model, s, eta, tol_rr, max_steps, H, ynorm, xnorm, progress):
+    """Run GD for all problems of ``model`` (finished ones frozen); returns a RunState."""
+    B = model.B
+    dev, dt = s.device, s.dtype
+    F, rr = model.rhs(s)
+    st = RunState(
+        s=s, t=torch.zeros(B, dtype=dt, device=dev), rr=rr.clone(), rr0=rr.clone(),
+        steps=torch.zeros(B, dtype=torch.long, device=dev), rejected=torch.zeros(B, dtype=torch.long, device=dev),
+        nfev=torch.ones(B, dtype=torch.long, device=dev), njev=torch.zeros(B, dtype=torch.long, device=dev),
+        status=torch.zeros(B, dtype=torch.long, device=dev), stiff_time=torch.full((B,), -1.0, dtype=dt, device=dev),
+        used_ros=torch.zeros(B, dtype=torch.bool, device=dev),
+        hist_t=torch.zeros(B, H, dtype=dt, device=dev), hist_l=torch.zeros(B, H, dtype=dt, device=dev),
+        hist_n=torch.zeros(B, dtype=torch.long, device=dev), h=eta.clone(),
+    )
+    stride = torch.ones(B, dtype=torch.long, device=dev)
+    allidx = torch.arange(B, device=dev)
+    _record(st, allidx, stride, H, model)
+    best = rr.clone()
+    since = torch.zeros(B, dtype=torch.long, device=dev)
+    tiny = torch.finfo(dt).tiny
+    it = 0
+    check_every = 10
+    while True:
+        running = st.status == RUNNING
+        # stop tests on the current iterate
+        finite = torch.isfinite(rr) & torch.isfinite(st.s).all(-1)
+        conv = finite & (rr <= tol_rr)
+        div = (~finite) | (rr > EXPLODE_FACTOR * st.rr0.clamp_min(tiny))
+        imp = rr < 0.99 * best
+        best = torch.where(imp & running, rr, best)
+        since = torch.where(imp, torch.zeros_like(since), since + 1)
+        stag = torch.zeros_like(conv)
+        if bool(((since >= GD_STAGNATION_STEPS) & running).any()):
+            fl = floor_residual(model, torch.nan_to_num(st.s), ynorm, xnorm)
+            stag = finite & (since >= GD_STAGNATION_STEPS) & (rr <= (FLOOR_FACTOR * fl) ** 2)
+        lim = st.steps >= max_steps
+        full = lambda v: torch.full_like(st.status, v)  # noqa: E731
+        code = torch.where(lim, full(STEP_LIMIT), full(RUNNING))
+        code = torch.where(stag, full(STAGNATED), code)
+        code = torch.where(conv, full(CONVERGED), code)
+        code = torch.where(div, full(DIVERGED), code)
+        st.status = torch.where(running, code, st.status)
+        running = st.status == RUNNING
+        if not bool(running.any()):
+            break
+        # a non-finite iterate is not kept: the reported state is the last finite one
+        s_new = st.s + (eta * running).unsqueeze(-1) * F
+        F_new, rr_new = model.rhs(s_new)
+        ok_new = torch.isfinite(rr_new) & torch.isfinite(s_new).all(-1)
+        adv = running & ok_new
+        st.s = torch.where(adv.unsqueeze(-1), s_new, st.s)
+        F = torch.where(adv.unsqueeze(-1), F_new, F)
+        rr = torch.where(running, rr_new, rr)  # the stop test sees the non-finite value
+        st.rr = torch.where(adv, rr_new, st.rr)
+        st.steps += adv.long()
+        st.nfev += running.long()
+        st.t = st.steps.to(dt) * eta
+        _record(st, torch.nonzero(running).squeeze(-1), stride, H, model)
+        it += 1
+        if callable(progress) and it % 1000 == 0:
+            progress({"iteration": it, "done": int((~running).sum()), "total": B})
+    _record(st, allidx, stride, H, model, final=True)
+    return st
