@@ -13,7 +13,7 @@ Measured accuracy (worst relative error against mpmath): docs/accuracy.md.
 from __future__ import annotations
 
 from .infinity import q_infinity
-from .potential import Potential, potential
+from ._potential import Potential, potential
 from .q_alpha import Q, Q_gradient
 
 __all__ = ["Potential", "potential", "Q", "Q_gradient", "q_infinity"]

@@ -88,7 +88,18 @@ class _TorchOps:
     name = "torch"
 
     def __getattr__(self, item):  # sinh, cosh, asinh, atanh, exp, expm1, log, log1p, sqrt, ...
-        return getattr(torch, item)
+        fn = getattr(torch, item)
+        scalar = getattr(math, item, None)
+        if scalar is None:
+            return fn
+
+        def dispatch(x, *rest):
+            # the generated code also applies functions to the Python-float parameters (log p)
+            if not isinstance(x, torch.Tensor) and not rest:
+                return scalar(x)
+            return fn(x, *rest)
+
+        return dispatch
 
     @staticmethod
     def Abs(x):

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ._codegen import compiled
 
 __all__ = ["solve_link_inverse", "solve_edge", "MAX_ITER"]
@@ -34,18 +36,27 @@ def _converged(F, new, old):
 
 
 def solve_link_inverse(F, a, params, inv_p):
-    """Return ``(v, e)`` with ``h_D(v) = a``, ``e = 1 - v``, for ``a >= 0`` (float64 array/tensor).
+    """Return ``(v, e, central)``: ``h_D(v) = a``, ``e = 1 - v``, ``central = a <= h_D(1/2)``, for ``a >= 0``.
 
     ``params`` are the codegen parameters ``(p, p_lo, r, r_lo, s, s_lo, m, m_lo)``; ``inv_p`` is
     ``(hi, lo)`` of ``1/p = (D-2)/D``. ``v`` is accurate relative to itself for small ``a`` and
     ``e`` relative to itself for large ``a``; the other is derived as ``1 - (.)`` (exact where it
     matters, by Sterbenz' lemma, since both regions keep the derived quantity >= 1/2).
     """
+    with np.errstate(all="ignore"):  # discarded lanes may overflow; results never use them
+        return _solve_link_inverse(F, a, params, inv_p)
+
+
+def _solve_link_inverse(F, a, params, inv_p):
+    # see solve_link_inverse
     fns = compiled()
     p = params[0]
     h_c = fns["link_central"]
     dh_c = fns["link_derivative_central"]
-    a_mid = float(h_c(_Scalar, 0.5, *params))
+    try:
+        a_mid = float(h_c(_Scalar, 0.5, *params))
+    except OverflowError:  # D very close to 2: h_D(1/2) = 2^p... exceeds every float: all central
+        a_mid = math.inf
     central = a <= a_mid
 
     # ---- central region: v in [0, 1/2]
@@ -67,7 +78,7 @@ def solve_link_inverse(F, a, params, inv_p):
             break
 
     # ---- edge region: e in (0, 1/2)
-    ae = F.where(central, F.full_like(a, 2 * a_mid + 1), a)
+    ae = F.where(central, F.full_like(a, 2 * min(a_mid, 1e300) + 1), a)
     e = solve_edge(F, F.powdd(ae, -inv_p[0], -inv_p[1]), params, skip=central)
 
     v_out = F.where(central, v, 1 - e)
@@ -82,6 +93,12 @@ def solve_edge(F, b, params, skip=None):
     ``skip`` marks lanes whose result is not used (they take part in the arithmetic but not in the
     convergence test).
     """
+    with np.errstate(all="ignore"):
+        return _solve_edge(F, b, params, skip)
+
+
+def _solve_edge(F, b, params, skip=None):
+    # see solve_edge
     p = params[0]
     hi_e = F.minimum(b, F.full_like(b, 0.5))
     lo_e = b * math.exp(math.log1p(-(3.0 ** -p)) / p)

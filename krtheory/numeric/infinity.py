@@ -34,9 +34,9 @@ def _x_minus_log1p(F, x):
 def q_infinity(z):
     """``q_inf(z) = sqrt(1+z^2) - 1 - log((1+sqrt(1+z^2))/2)`` (even, >= 0, ``q_inf(0) = 0``).
 
-    NumPy in -> NumPy float64 out; torch in -> torch out (differentiable; forward and gradient by
-    torch ops, gradient ``q_inf'(z) = z / (1 + sqrt(1+z^2))``... computed by autograd of the
-    stable form). Accurate to a few ulps for all finite ``z`` (see tests/test_numeric_infinity.py).
+    NumPy in -> NumPy float64 out; torch in -> torch out (differentiable by autograd of the stable
+    form; the gradient is ``z / (1 + sqrt(1+z^2))``). Accurate to a few ulps for all finite ``z``
+    (tests/test_numeric_infinity.py).
     """
     x64, restore = B.prepare(z, "z")
     F = B.backend_of(x64)

@@ -31,7 +31,7 @@ import numpy as np
 from .._validation import InvalidInputError, check_depth, resolve_log_alpha
 from . import _backend as B
 from ._solve import solve_edge
-from .potential import _TorchFunction, potential
+from ._potential import _TorchFunction, potential
 
 __all__ = ["Q", "Q_gradient", "scale_of"]
 
@@ -157,7 +157,7 @@ class _QFunction(_TorchFunction):
 
     @staticmethod
     def forward(ctx, beta, impl, deriv):
-        from .potential import _evaluate
+        from ._potential import _evaluate
 
         ctx.save_for_backward(beta)
         ctx.deriv = deriv
