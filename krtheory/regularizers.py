@@ -40,7 +40,8 @@ from krtheory._validation import (
     check_interpolable,
     resolve_log_alpha,
 )
-from krtheory.solvers import InterpolationResult, _dual_newton, _finish, _ray_start, _zero_result
+from krtheory.solvers.newton import _dual_newton, _finish, _ray_start
+from krtheory.solvers.result import InterpolationResult, _zero_result
 
 __all__ = [
     "distance_regularizer",
@@ -167,6 +168,13 @@ class _DistanceModel:
             lw = math.log(4.0) + self.la2 + np.log1p(3.0 * a * a) - 3.0 * om
             val = float(np.sum(np.exp(math.log(2.0) + self.la2 + 2.0 * np.log(a) - om)))
         return lb, np.sign(u), lw, val
+
+    def log_abs_beta(self, u):
+        a = np.abs(u)
+        if not np.all(a < 1.0):
+            return None
+        with np.errstate(divide="ignore"):
+            return math.log(4.0) + self.la2 + np.log(a) - 2.0 * (np.log1p(-a) + np.log1p(a))
 
     def ray(self, bmax):
         return lambda t: -math.expm1(-690.0 * t) / bmax

@@ -402,7 +402,9 @@ def test_tiny_alpha_depth3_uses_asymptotic_l1_regime(problem_cases):
 def test_asymptotic_and_direct_newton_agree_in_the_overlap():
     # D = 4, alpha = 3e-4: edge ~1e-7, so the direct Newton is good to ~eps/e ~ 2e-9 and the limit
     # model to (e/margin)^2 ~ 1e-12; they are different algorithms and must agree to 1e-8.
-    from krtheory.solvers import _asymptotic_l1, _PowerModel, _dual_newton, _finish, _ray_start
+    from krtheory.solvers.implicit import _asymptotic_l1
+    from krtheory.solvers.models import _PowerModel
+    from krtheory.solvers.newton import _dual_newton, _ray_start
 
     X, y = _random_problem(5, n=4, d=9, k=2)
     D, la = 4.0, math.log(3e-4)
@@ -447,7 +449,7 @@ def test_private_power_forms_match_numeric_potential():
     numeric = pytest.importorskip("krtheory.numeric")
     if not hasattr(numeric, "potential"):
         pytest.skip("krtheory.numeric.potential not available")
-    from krtheory.solvers import _PowerModel
+    from krtheory.solvers.models import _PowerModel
 
     a = np.concatenate([np.linspace(0.0, 0.99, 34)[1:], 1.0 - np.logspace(-3, -12, 10)])
     for D in (2.5, 3.0, 4.0, 7.0):

@@ -1,0 +1,77 @@
+"""Interpolation solvers: the implicit-bias minimizer (dual Newton), min-l1 (HiGHS LP), min-l2.
+
+All solvers return an :class:`InterpolationResult` (scipy.optimize-like, frozen).
+
+The implicit-bias solver minimizes ``Q_alpha^D(beta) = alpha^D sum_i q_D(beta_i / alpha^D)``
+subject to ``X beta = y`` (THEORY.md s2, s4) through its n-dimensional dual
+
+    F(nu) = alpha^D sum_i H_D((X^T nu)_i) - <nu, y>,      beta(nu) = alpha^D h_D(X^T nu),
+
+(``H_D = q_D^*``, ``h_D = H_D'``; for D > 2 the domain is ``|X^T nu| < 1``).  ``grad F(nu) =
+X beta(nu) - y`` and ``hess F(nu) = X diag(alpha^D h_D'(X^T nu)) X^T``, so a damped Newton
+iteration on ``nu`` drives the primal residual to zero while stationarity of the primal
+(``q_D'(beta_i / alpha^D) = (X^T nu)_i``) holds by construction.  For D = 2 every quantity is
+formed in log space, ``beta_i = sign(u_i) exp(|u_i| + 2 log alpha) (1 - exp(-2|u_i|))``, so
+``log_alpha = -1000`` (alpha = e^-1000, far below the float range) is an ordinary input.
+
+Globalization (:mod:`krtheory.solvers.newton`): the start point is the exact minimizer of F along
+the ray through the min-l2 dual (a 1-D monotone root, found in log space), then damped Newton
+steps with a domain/size limit (``|X^T delta| <= 30`` for D = 2; 1% inside ``|u| < 1`` for D > 2)
+and Armijo backtracking on F, or on ``||grad F||`` where F itself is only known to
+``eps |<nu, y>|``.  The Hessian weights are normalized by their maximum before the solve, which
+is a Jacobi-scaled, 1e-13-ridged linear solve (eigen pseudo-inverse as fallback), so that
+singular Hessians (support smaller than n at tiny alpha, dependent rows) give damped steps.
+The iteration stops at ``||X beta - y|| <= tol ||y||`` (plus at most two polishing steps) or
+when it stalls at the rounding floor that rounding ``u = X^T nu`` alone causes; the best
+iterate is returned and ``success`` says which (never a NaN in ``x``).
+
+Modules: ``result`` (InterpolationResult), ``minnorm`` (min-l1, min-l2), ``models`` (the dual
+potentials in log space), ``newton`` (the iteration), ``implicit`` (regimes and the public
+implicit-bias / shaped-potential entry points).
+
+Regimes (``info["regime"]``):
+
+* ``"newton"``: the dual Newton iteration above.
+* ``"asymptotic-l2"`` (any D): when the kernel-side dual ``|X^T nu| ~ |beta_l2| / (alpha^D
+  h_D'(0))`` is below e^-30 (e.g. log_alpha = 1000), the minimizer equals the min-l2
+  interpolator to relative O(u^2) < 1e-26 and is returned as such (``info["model_error"]``);
+  ``dual`` is scaled in log space (it underflows to 0 far out; ``info["log_dual_scale"]``).
+* ``"asymptotic-l1"`` (D > 2 only): where the support's edge variable ``e_i = 1 - |u_i|`` is
+  so small that rounding ``u`` next to 1 costs more than the limit model (``e < edge_switch(D) =
+  0.1 (eps 2^p)^(1/(p+1))``: 2e-5 for D = 3, 1e-6 for D = 4; and always once e would leave the
+  float range), the solver writes ``nu = nu_1 + alpha^(D-2) mu`` with ``nu_1`` the max-margin
+  dual certificate of the min-l1 LP, tight (``s_i x_i^T nu_1 = 1``) on a set S, and solves the
+  limit problem for ``mu`` exactly: ``beta_i = s_i eta_i^(-p)``, ``eta_i = -s_i x_i^T mu > 0`` on
+  S, ``sum_S s_i eta_i^(-p) x_i = y`` (the alpha -> 0 limit of ``alpha^D h_D(1 - alpha^(D-2) eta)``;
+  a convex dual, the maximizer of ``sum_S |beta_i|^(2/D)`` on the l1-optimal face).  Coordinates
+  off S are set to 0.  Relative error of this model: ``(e / min(2, margin))^p`` with e the
+  realized edge (``info["model_error"]``); there ``Q_alpha^D(beta) = ||beta||_1`` to float
+  precision.  It also breaks ties on a non-unique LP face the way every ``Q_alpha`` does
+  (duplicated columns: the equal split).  ``info["log_edge"]`` keeps edges below 1e-308.
+
+KKT residual (all solvers): ``kkt_residual = max(primal_residual, stationarity_residual)``,
+where ``primal_residual = ||X x - y||_2 / ||y||_2`` (``= ||grad F(nu)|| / ||y||``, the dual
+gradient norm relative to y) and ``stationarity_residual`` measures the other KKT condition
+a posteriori from the *returned* ``x`` and ``dual``:
+
+* implicit bias: ``max_i |q_D'(x_i / alpha^D) - (X^T nu)_i| / max(1, ||X^T nu||_inf)``, evaluated in
+  log space for D = 2 and in the edge variable for D > 2, over coordinates whose ``x_i`` is a
+  normal float (an underflowed ``x_i`` is within 1e-308 of its exact value);
+* min-l1: the relative duality gap ``|(||x||_1 - <lambda, y>)| / ||x||_1`` and the dual
+  infeasibility ``max(0, ||X^T lambda||_inf - 1)``;
+* min-l2: ``||x - X^T nu|| / ||x||``.
+"""
+from __future__ import annotations
+
+from .implicit import edge_switch, implicit_bias_solution, shaped_potential_solution
+from .minnorm import min_l1_interpolator, min_l2_interpolator
+from .result import InterpolationResult
+
+__all__ = [
+    "InterpolationResult",
+    "implicit_bias_solution",
+    "shaped_potential_solution",
+    "min_l1_interpolator",
+    "min_l2_interpolator",
+    "edge_switch",
+]

@@ -1,0 +1,188 @@
+"""argmin Q_alpha^D s.t. X beta = y (and the D = 2 shaped potential): regimes and dispatch.
+
+See the package docstring (:mod:`krtheory.solvers`) for the method, the regimes and the KKT
+residual.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from krtheory._validation import (
+    InvalidInputError,
+    as_problem,
+    check_depth,
+    check_finite_array,
+    check_interpolable,
+    resolve_log_alpha,
+)
+
+from .minnorm import min_l1_interpolator
+from .models import _ExpModel, _LimitModel, _PowerModel
+from .newton import _dual_newton, _finish, _ray_start
+from .result import _EPS, _TINY, InterpolationResult, _primal_residual, _zero_result
+
+
+def edge_switch(depth: float) -> float:
+    """Edge 1 - |u| below which the asymptotic-l1 model beats the direct Newton (D > 2).
+
+    Direct: beta resolved to ~eps/e (rounding of u next to 1). Limit model: (e/2)^p. They are equal
+    at e = (eps 2^p)^(1/(p+1)); the factor 0.1 leaves room for a certificate margin below 2.
+    """
+    p = depth / (depth - 2.0)
+    return 0.1 * (_EPS * 2.0**p) ** (1.0 / (p + 1.0))
+
+
+def _asymptotic_l2(X, y, beta_l2, log_scale, log_umax, info):
+    """alpha -> infinity beyond the float range: beta = beta_l2, nu = nu_2 / (alpha^D h_D'(0))."""
+    nu2, *_ = np.linalg.lstsq(X.T, beta_l2, rcond=None)
+    with np.errstate(under="ignore"):
+        nu = nu2 * math.exp(max(-log_scale, -745.0))
+    pr = _primal_residual(X, beta_l2, y)
+    st = float(np.linalg.norm(beta_l2 - X.T @ nu2) / max(np.linalg.norm(beta_l2), _TINY))
+    model_error = math.exp(2.0 * log_umax)
+    return InterpolationResult(
+        x=beta_l2, success=True, nit=0, kkt_residual=max(pr, st), primal_residual=pr, dual=nu,
+        message=f"asymptotic-l2 regime: max|X^T nu| ~ e^{log_umax:.0f}, beta = min-l2 interpolator to "
+                f"relative {model_error:.1e}",
+        info={**info, "regime": "asymptotic-l2", "model_error": model_error, "log_max_abs_u": log_umax,
+              "log_dual_scale": -log_scale, "stationarity_residual": st, "edge": 1.0},
+    )
+
+
+def _asymptotic_l1(X, y, D, la, tol, max_iter):
+    """Solve the D > 2 asymptotic-l1 regime; returns an InterpolationResult or None if inapplicable."""
+    n, d = X.shape
+    lp = min_l1_interpolator(X, y)
+    cert = lp.info.get("certificate")
+    if not lp.success or cert is None:
+        return None
+    z = X.T @ cert
+    S = np.flatnonzero(np.abs(z) >= 1.0 - 1e-9)
+    if S.size == 0:
+        return None
+    sgn = np.sign(z[S])
+    off = np.setdiff1d(np.arange(d), S)
+    margin = float(1.0 - np.max(np.abs(z[off]))) if off.size else 1.0
+    XS = X[:, S]
+    model = _LimitModel(D, sgn)
+    # start: mu = -kappa cert gives eta = kappa on S; kappa minimizes the dual along that ray
+    l1 = lp.info["l1_norm"]
+    kappa = (S.size / l1) ** (1.0 / model.p)
+    mu, uS, bS, nit, status, msg = _dual_newton(XS, y, model, tol, max_iter, -kappa * cert)
+    beta = np.zeros(d)
+    beta[S] = bS
+    eta = -sgn * uS
+    scale_log = (D - 2.0) * la                       # e_i = alpha^(D-2) eta_i
+    log_e = scale_log + np.log(eta)
+    log_edge = float(np.min(log_e))
+    p = model.p
+    model_error = math.exp(min(0.0, p * (log_edge - math.log(min(2.0, max(margin, 1e-300))))))
+    # stationarity of the real problem: edge recovered from beta_i through the exact h_D,
+    # log h(1 - e) = -p log e + log1p(-(e/(2-e))^p) = log|beta_i| - D log alpha
+    target = np.log(np.abs(bS)) - D * la
+    le = -target / p
+    for _ in range(3):
+        e = np.exp(le)
+        le = (-target + np.log1p(-np.exp(p * (le - np.log(2.0 - e))))) / p
+    st_rel = float(np.max(np.abs(np.expm1(le - log_e))))           # relative mismatch of the edges
+    st = float(np.max(np.exp(log_e) * np.abs(np.expm1(le - log_e))))  # in u units (|u| <= 1)
+    pr = _primal_residual(X, beta, y)
+    with np.errstate(under="ignore"):
+        dual = cert + math.exp(max(scale_log, -745.0)) * mu
+    info = {"method": "implicit_bias", "depth": D, "log_alpha": la, "regime": "asymptotic-l1",
+            "edge": math.exp(log_edge) if log_edge > -745 else 0.0, "log_edge": log_edge,
+            "model_error": model_error, "margin": margin, "support": S,
+            "lp_unique": lp.info["unique"], "stationarity_residual": st,
+            "edge_relative_stationarity": st_rel, "max_abs_u": 1.0}
+    ok = status == "converged"
+    msg = "asymptotic-l1 regime (limit model on the l1 support): " + msg
+    return InterpolationResult(x=beta, success=ok, message=msg, nit=nit + int(lp.nit),
+                               kkt_residual=max(pr, st), primal_residual=pr, dual=dual, info=info)
+
+
+# --------------------------------------------------------------------------------------------
+# public solvers
+# --------------------------------------------------------------------------------------------
+def implicit_bias_solution(X, y, alpha=None, depth=2, *, log_alpha=None, tol: float = 1e-12,
+                           max_iter: int = 200) -> InterpolationResult:
+    """``argmin Q_alpha^D(beta) s.t. X beta = y`` (THEORY.md s2 Thm 1, s4 Thm 3).
+
+    Parameters
+    ----------
+    X : (n, d) float64 array (torch tensors accepted, results are NumPy)
+    y : (n,) float64, in the range of X
+    alpha : float > 0, or ``log_alpha`` : float (exactly one; log_alpha = -1000 is fine)
+    depth : real D >= 2
+    tol : relative tolerance on ``||X beta - y|| / ||y||`` (the dual gradient)
+    max_iter : Newton iterations
+
+    Returns an :class:`InterpolationResult` with ``dual = nu`` (``beta = alpha^D h_D(X^T nu)``)
+    and ``info``: ``regime`` ("newton" | "asymptotic-l1"), ``edge`` = 1 - max|X^T nu| (D > 2),
+    ``log_alpha``, ``depth``.  Never NaN; ``success=False`` with a message if Newton fails.
+    Raises InvalidInputError for bad input (see :mod:`krtheory._validation`).
+    """
+    la = resolve_log_alpha(alpha, log_alpha)
+    D = check_depth(depth)
+    X, y = as_problem(X, y)
+    beta_l2 = check_interpolable(X, y)
+    info = {"method": "implicit_bias", "depth": D, "log_alpha": la, "regime": "newton"}
+    if not np.any(y):
+        return _zero_result(X, y, "implicit_bias", {**info, "edge": 1.0})
+    # kernel side far outside the float range: u = X^T nu ~ beta_l2 / (alpha^D h_D'(0)); once
+    # |u| < 1e-13 the minimizer equals beta_l2 to relative O(u^2) < 1e-26 (THEORY.md s3, s4)
+    log_c1 = math.log(2.0) if D == 2.0 else math.log(2.0 * D / (D - 2.0))
+    log_umax = math.log(float(np.max(np.abs(beta_l2)))) - D * la - log_c1
+    if log_umax < -30.0:
+        return _asymptotic_l2(X, y, beta_l2, D * la + log_c1, log_umax, info)
+    if D == 2.0:
+        model = _ExpModel(2.0 * la, 0.0)
+        nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter, _ray_start(X, y, model, beta_l2))
+        return _finish(X, y, model, nu, u, beta, nit, status, msg, info)
+    # D > 2: predicted support edge e ~ (alpha / B^(1/D))^(D-2) with B >= max|beta_i| (B = ||beta_l2||_1)
+    e_sw = edge_switch(D)
+    B = float(np.sum(np.abs(beta_l2)))
+    log_e_pred = (D - 2.0) * (la - math.log(B) / D)
+    tried = False
+    if log_e_pred < math.log(e_sw):
+        tried = True
+        ares = _asymptotic_l1(X, y, D, la, tol, max_iter)
+        if ares is not None and ares.success and ares.info["log_edge"] < math.log(e_sw):
+            return ares
+    model = _PowerModel(D, la)
+    nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter, _ray_start(X, y, model, beta_l2))
+    info["edge"] = float(1.0 - np.max(np.abs(u), initial=0.0))
+    res = _finish(X, y, model, nu, u, beta, nit, status, msg, info)
+    if not tried and (info["edge"] < e_sw or not res.success):
+        ares = _asymptotic_l1(X, y, D, la, tol, max_iter)
+        if ares is not None and ares.success and ares.info["log_edge"] < math.log(e_sw):
+            return ares
+    return res
+
+
+def shaped_potential_solution(X, y, scale, tilt, *, tol: float = 1e-12, max_iter: int = 200) -> InterpolationResult:
+    """D = 2 shaped potential: ``argmin sum_i [c_i q(beta_i / c_i) - phi_i beta_i] s.t. X beta = y``.
+
+    ``scale`` = c (d,) > 0, ``tilt`` = phi (d,) (THEORY.md s2 "General initialization shape":
+    c_i = alpha^2 u_i v_i, phi_i = ln(u_i / v_i); s7 width; s9 finite-step GD).  The minimizer is
+    ``beta_i = 2 c_i sinh((X^T nu)_i + phi_i)``; ``dual = nu``.  With c = alpha^2, phi = 0 this is
+    :func:`implicit_bias_solution` at D = 2.
+    """
+    X, y = as_problem(X, y)
+    beta_l2 = check_interpolable(X, y)
+    d = X.shape[1]
+    c = check_finite_array(scale, "scale")
+    phi = check_finite_array(tilt, "tilt")
+    if c.shape != (d,):
+        raise InvalidInputError(f"scale must have shape ({d},) to match X, got {c.shape}")
+    if phi.shape != (d,):
+        raise InvalidInputError(f"tilt must have shape ({d},) to match X, got {phi.shape}")
+    if not np.all(c > 0):
+        raise InvalidInputError(f"scale must be > 0 entrywise, got min {float(np.min(c))!r}")
+    info = {"method": "shaped_potential", "regime": "newton"}
+    model = _ExpModel(np.log(c), phi)
+    if not np.any(y) and not np.any(phi):
+        return _zero_result(X, y, "shaped_potential", info)
+    nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter, _ray_start(X, y, model, beta_l2))
+    return _finish(X, y, model, nu, u, beta, nit, status, msg, info)
