@@ -474,3 +474,24 @@ def test_shaped_potential_with_zero_y_and_tilt_is_not_zero():
         ref = _mp_dual_newton(X, np.zeros(3), lambda i, u: 2 * mp.sinh(u + pm[i]),
                               lambda i, u: 2 * mp.cosh(u + pm[i]), r.dual)
     assert np.max(np.abs(r.x - ref)) < 1e-13  # |beta| ~ 1, cond(X) ~ 10: rounding only
+
+
+def test_d2_far_rich_side_limit_model_agrees_with_direct_log_space_newton(problem_cases):
+    # log_alpha = -1000: the public solver uses the D = 2 limit model (regime asymptotic-l1);
+    # the log-space Newton on the full dual must land on the same point (different algorithms).
+    from krtheory.solvers.models import _ExpModel
+    from krtheory.solvers.newton import _dual_newton, _ray_start
+
+    for prob in problem_cases["problems"]:
+        X, y = np.array(prob["X"], float), np.array(prob["y"], float)
+        r = implicit_bias_solution(X, y, depth=2, log_alpha=-1000.0)
+        assert r.info["regime"] == "asymptotic-l1" and r.info["model_error"] <= EPS
+        model = _ExpModel(-2000.0, 0.0)
+        nu, u, beta, nit, status, msg = _dual_newton(X, y, model, 1e-12, 300,
+                                                     _ray_start(X, y, model, np.linalg.pinv(X) @ y))
+        assert status == "converged"
+        # direct: u ~ 2000 carries eps * 2000 absolute error, i.e. ~5e-13 relative in beta
+        assert _rel(beta, r.x) < 5e-12
+        # and "beyond": log_alpha = -1e6 is the same limit point, still finite and feasible
+        r6 = implicit_bias_solution(X, y, depth=2, log_alpha=-1e6)
+        assert r6.success and np.all(np.isfinite(r6.x)) and _rel(r6.x, r.x) < 1e-13

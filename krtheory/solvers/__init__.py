@@ -36,7 +36,13 @@ Regimes (``info["regime"]``):
   h_D'(0))`` is below e^-30 (e.g. log_alpha = 1000), the minimizer equals the min-l2
   interpolator to relative O(u^2) < 1e-26 and is returned as such (``info["model_error"]``);
   ``dual`` is scaled in log space (it underflows to 0 far out; ``info["log_dual_scale"]``).
-* ``"asymptotic-l1"`` (D > 2 only): where the support's edge variable ``e_i = 1 - |u_i|`` is
+* ``"asymptotic-l1"``, D = 2: for ``log_alpha < -100`` the solver writes ``nu = L nu_1 + mu``
+  (``L = -2 log alpha``, ``nu_1`` the max-margin certificate, tight on S) and solves the exact
+  limit ``beta_i = s_i exp(s_i x_i^T mu)`` on S (the entropy-like tie-break on the l1 face); it
+  is used when its error bound ``max(e^-2L, e^(-L margin + max|x_i^T mu|) / ||beta||_inf)`` is
+  below eps (``info["model_error"]``), so ``log_alpha = -1e6`` works; otherwise the log-space
+  Newton above (which handles ``log_alpha = -1000`` itself, to ~eps * 2000 relative).
+* ``"asymptotic-l1"``, D > 2: where the support's edge variable ``e_i = 1 - |u_i|`` is
   so small that rounding ``u`` next to 1 costs more than the limit model (``e < edge_switch(D) =
   0.1 (eps 2^p)^(1/(p+1))``: 2e-5 for D = 3, 1e-6 for D = 4; and always once e would leave the
   float range), the solver writes ``nu = nu_1 + alpha^(D-2) mu`` with ``nu_1`` the max-margin

@@ -19,7 +19,7 @@ from krtheory._validation import (
 )
 
 from .minnorm import min_l1_interpolator
-from .models import _ExpModel, _LimitModel, _PowerModel
+from .models import _ExpModel, _LimitExpModel, _LimitModel, _PowerModel
 from .newton import _dual_newton, _finish, _ray_start
 from .result import _EPS, _TINY, InterpolationResult, _primal_residual, _zero_result
 
@@ -51,9 +51,9 @@ def _asymptotic_l2(X, y, beta_l2, log_scale, log_umax, info):
     )
 
 
-def _asymptotic_l1(X, y, D, la, tol, max_iter):
-    """Solve the D > 2 asymptotic-l1 regime; returns an InterpolationResult or None if inapplicable."""
-    n, d = X.shape
+def _tight_set(X, y):
+    """min-l1 LP, its max-margin certificate, the tight set S (|x_i^T cert| = 1), signs, margin."""
+    d = X.shape[1]
     lp = min_l1_interpolator(X, y)
     cert = lp.info.get("certificate")
     if not lp.success or cert is None:
@@ -62,9 +62,47 @@ def _asymptotic_l1(X, y, D, la, tol, max_iter):
     S = np.flatnonzero(np.abs(z) >= 1.0 - 1e-9)
     if S.size == 0:
         return None
-    sgn = np.sign(z[S])
     off = np.setdiff1d(np.arange(d), S)
     margin = float(1.0 - np.max(np.abs(z[off]))) if off.size else 1.0
+    return lp, cert, S, np.sign(z[S]), off, margin
+
+
+def _asymptotic_l1_exp(X, y, la, tol, max_iter):
+    """D = 2 asymptotic-l1 regime (log_alpha -> -infinity); None if inapplicable."""
+    ts = _tight_set(X, y)
+    if ts is None:
+        return None
+    lp, cert, S, sgn, off, margin = ts
+    d = X.shape[1]
+    L = -2.0 * la
+    model = _LimitExpModel(sgn)
+    # start: mu = t cert puts every beta_i (i in S) at e^t; t matches the l1 norm on average
+    t0 = math.log(lp.info["l1_norm"] / S.size)
+    mu, uS, bS, nit, status, msg = _dual_newton(X[:, S], y, model, tol, max_iter, t0 * cert)
+    beta = np.zeros(d)
+    beta[S] = bS
+    v = sgn * uS
+    # neglected: relative e^(-2L) on S; off S |beta_i| <= exp(-L margin + |x_i^T mu|)
+    log_bmax = float(np.max(v))
+    log_off = (-L * margin + float(np.max(np.abs(X[:, off].T @ mu)))) if off.size else -math.inf
+    model_error = math.exp(min(0.0, max(-2.0 * L, log_off - log_bmax)))
+    st = float(np.max(np.abs(np.log(np.abs(bS)) - v))) / max(1.0, L + float(np.max(np.abs(v))))
+    pr = _primal_residual(X, beta, y)
+    info = {"method": "implicit_bias", "depth": 2.0, "log_alpha": la, "regime": "asymptotic-l1",
+            "model_error": model_error, "margin": margin, "support": S, "lp_unique": lp.info["unique"],
+            "stationarity_residual": st, "max_abs_u": L + float(np.max(np.abs(v)))}
+    msg = "asymptotic-l1 regime (limit model on the l1 support): " + msg
+    return InterpolationResult(x=beta, success=status == "converged", message=msg, nit=nit + int(lp.nit),
+                               kkt_residual=max(pr, st), primal_residual=pr, dual=L * cert + mu, info=info)
+
+
+def _asymptotic_l1(X, y, D, la, tol, max_iter):
+    """Solve the D > 2 asymptotic-l1 regime; returns an InterpolationResult or None if inapplicable."""
+    ts = _tight_set(X, y)
+    if ts is None:
+        return None
+    lp, cert, S, sgn, off, margin = ts
+    d = X.shape[1]
     XS = X[:, S]
     model = _LimitModel(D, sgn)
     # start: mu = -kappa cert gives eta = kappa on S; kappa minimizes the dual along that ray
@@ -137,9 +175,21 @@ def implicit_bias_solution(X, y, alpha=None, depth=2, *, log_alpha=None, tol: fl
     if log_umax < -30.0:
         return _asymptotic_l2(X, y, beta_l2, D * la + log_c1, log_umax, info)
     if D == 2.0:
+        # far on the rich side (L = -2 log alpha > 200) the limit model is exact in float as soon as
+        # L * margin > ~40; it is used when its own error bound is below eps, else the direct Newton
+        tried = la < -100.0
+        if tried:
+            ares = _asymptotic_l1_exp(X, y, la, tol, max_iter)
+            if ares is not None and ares.success and ares.info["model_error"] <= _EPS:
+                return ares
         model = _ExpModel(2.0 * la, 0.0)
         nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter, _ray_start(X, y, model, beta_l2))
-        return _finish(X, y, model, nu, u, beta, nit, status, msg, info)
+        res = _finish(X, y, model, nu, u, beta, nit, status, msg, info)
+        if not res.success and la < 0 and not tried:
+            ares = _asymptotic_l1_exp(X, y, la, tol, max_iter)
+            if ares is not None and ares.success and ares.info["model_error"] <= 1e-8:
+                return ares
+        return res
     # D > 2: predicted support edge e ~ (alpha / B^(1/D))^(D-2) with B >= max|beta_i| (B = ||beta_l2||_1)
     e_sw = edge_switch(D)
     B = float(np.sum(np.abs(beta_l2)))

@@ -222,3 +222,33 @@ class _LimitModel:
 
     def stationarity(self, x, u):
         return 0.0  # exact by construction for the limit model; the real residual is computed outside
+
+
+class _LimitExpModel:
+    """The D = 2 alpha -> 0 limit on the tight set S: nu = L nu_1 + mu, L = -2 log alpha.
+
+    On S, ``|u_i| - L = s_i x_i^T mu =: v_i`` and ``2 alpha^2 sinh(u_i) = s_i e^(v_i) (1 - e^(-2|u_i|))``,
+    so ``beta_i = s_i e^(v_i)`` up to relative e^(-2L); value = sum e^(v_i) (gradient X_S beta - y).
+    The limit problem maximizes the entropy-like -sum |beta_i|(log|beta_i| - 1) on the l1-optimal face.
+    """
+
+    max_du = 30.0
+
+    def __init__(self, signs):
+        self.s = signs
+
+    def evaluate(self, u):
+        v = self.s * u
+        with np.errstate(over="ignore"):
+            val = float(np.sum(np.exp(v)))
+        return v, self.s, v, val
+
+    def sensitivity(self, u, e_abs):
+        return 1.0 + 0.0 * u
+
+    def step_limit(self, u, du):
+        m = float(np.max(np.abs(du))) if du.size else 0.0
+        return math.inf if m == 0 else self.max_du / m
+
+    def stationarity(self, x, u):
+        return 0.0  # exact by construction for the limit model; the real residual is computed outside
