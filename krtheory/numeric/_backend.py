@@ -11,22 +11,33 @@ All arithmetic is done in float64 (a float32 tensor is promoted and the result c
 from __future__ import annotations
 
 import math
+import sys
 from fractions import Fraction
 
 import numpy as np
 
 from .._validation import InvalidInputError
 
-try:  # torch is a hard dependency of the package, but keep NumPy-only use working without it.
-    import torch
-except ImportError:  # pragma: no cover
-    torch = None
+
+
+class _LazyTorch:
+    """``torch``, imported on first attribute access (importing torch costs seconds; NumPy-only
+    users of krtheory.numeric never pay it: a tensor argument implies torch is already loaded)."""
+
+    def __getattr__(self, item):
+        import torch as _t
+
+        return getattr(_t, item)
+
+
+torch = _LazyTorch()
 
 __all__ = ["is_tensor", "prepare", "finish", "NP", "TORCH", "backend_of", "split_double"]
 
 
 def is_tensor(x) -> bool:
-    return torch is not None and isinstance(x, torch.Tensor)
+    t = sys.modules.get("torch")
+    return t is not None and isinstance(x, t.Tensor)
 
 
 def split_double(value: Fraction) -> tuple[float, float]:

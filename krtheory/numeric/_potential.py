@@ -28,11 +28,6 @@ from . import _backend as B
 from ._codegen import compiled
 from ._solve import solve_link_inverse
 
-try:
-    from torch.autograd import Function as _TorchFunction
-except ImportError:  # pragma: no cover
-    _TorchFunction = object
-
 __all__ = ["Potential", "potential"]
 
 # |u| below this uses the central formulas, above it the edge variable e = 1 - |u| (exact there).
@@ -96,8 +91,9 @@ def _asinh_diff(F, x, x0):
     return F.asinh(delta * F.where(big, ratio_big, ratio_small))
 
 
-class _Elementwise(_TorchFunction):
-    """torch autograd rule for an elementwise function with a known derivative.
+@functools.lru_cache(maxsize=1)
+def _elementwise():
+    """The torch autograd rule for an elementwise function with a known derivative (built lazily).
 
     ``forward`` evaluates ``impl`` without building a graph (through NumPy for CPU tensors, so CPU
     torch results are bitwise identical to NumPy's; through torch kernels on other devices);
@@ -105,20 +101,24 @@ class _Elementwise(_TorchFunction):
     the accurate derivative formulas (not autograd through Newton iterations or through a formula
     whose intermediate terms overflow), and higher derivatives work with ``create_graph=True``.
     """
+    from torch.autograd import Function
 
-    @staticmethod
-    def forward(ctx, x, impl, deriv, name):
-        ctx.save_for_backward(x)
-        ctx.deriv = deriv
-        ctx.name = name
-        return _evaluate(impl, x)
+    class _Elementwise(Function):
+        @staticmethod
+        def forward(ctx, x, impl, deriv, name):
+            ctx.save_for_backward(x)
+            ctx.deriv = deriv
+            ctx.name = name
+            return _evaluate(impl, x)
 
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        if ctx.deriv is None:
-            raise RuntimeError(f"krtheory.numeric: the derivative of {ctx.name} is not implemented")
-        return grad * ctx.deriv(x), None, None, None
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            if ctx.deriv is None:
+                raise RuntimeError(f"krtheory.numeric: the derivative of {ctx.name} is not implemented")
+            return grad * ctx.deriv(x), None, None, None
+
+    return _Elementwise
 
 
 # CPU tensors are evaluated through NumPy (bitwise equal to the NumPy path). Tests set this to
@@ -151,6 +151,15 @@ class Potential:
     depth: float
     params: tuple = field(repr=False, compare=False, default=())
     inv_p: tuple = field(repr=False, compare=False, default=())
+
+    def __post_init__(self):
+        # direct construction Potential(depth=3) is allowed: validate and derive the constants
+        D = check_depth(self.depth)
+        object.__setattr__(self, "depth", D)
+        if not self.params:
+            object.__setattr__(self, "params", _params(D))
+        if not self.inv_p:
+            object.__setattr__(self, "inv_p", _inv_p(D))
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -185,7 +194,7 @@ class Potential:
         if check is not None:
             check(F, x64)
         if B.is_tensor(x64):
-            out = _Elementwise.apply(x64, impl, deriv, name)
+            out = _elementwise().apply(x64, impl, deriv, name)
         else:
             with np.errstate(all="ignore"):
                 out = impl(F, x64)

@@ -31,7 +31,7 @@ import numpy as np
 from .._validation import InvalidInputError, check_depth, resolve_log_alpha
 from . import _backend as B
 from ._solve import solve_edge
-from ._potential import _TorchFunction, potential
+from ._potential import _elementwise, potential
 
 __all__ = ["Q", "Q_gradient", "scale_of"]
 
@@ -152,25 +152,6 @@ def _hess_terms(F, beta, P, cm, K, L):
     return F.where(large, h_large, h_mid)
 
 
-class _QFunction(_TorchFunction):
-    """Elementwise ``alpha^D q(beta/alpha^D)`` -> gradient ``q'(z)`` -> Hessian ``q''(z)/alpha^D``."""
-
-    @staticmethod
-    def forward(ctx, beta, impl, deriv):
-        from ._potential import _evaluate
-
-        ctx.save_for_backward(beta)
-        ctx.deriv = deriv
-        return _evaluate(impl, beta)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (beta,) = ctx.saved_tensors
-        if ctx.deriv is None:
-            raise RuntimeError("krtheory.numeric.Q: third derivatives are not implemented")
-        return grad * ctx.deriv(beta), None, None
-
-
 def Q(beta, alpha=None, depth=2, *, log_alpha=None):
     """``Q_alpha^D(beta) = alpha^D sum_i q_D(beta_i / alpha^D)`` (paper's normalization), over the last axis.
 
@@ -196,14 +177,15 @@ def Q(beta, alpha=None, depth=2, *, log_alpha=None):
 
     def hess(b):
         x64, rs = B.prepare(b, "beta")
-        return rs(_QFunction.apply(x64, lambda F, y: _hess_terms(F, y, P, cm, K, L), None))
+        return rs(_elementwise().apply(x64, lambda F, y: _hess_terms(F, y, P, cm, K, L), None, "the Hessian of Q"))
 
     def grad(b):
         x64, rs = B.prepare(b, "beta")
-        return rs(_QFunction.apply(x64, lambda F, y: _grad_terms(F, y, P, cm, K, L), hess))
+        return rs(_elementwise().apply(x64, lambda F, y: _grad_terms(F, y, P, cm, K, L), hess, "the gradient of Q"))
 
     if B.is_tensor(beta64):
-        out = _QFunction.apply(beta64, impl, grad).sum(dim=-1)
+        # elementwise terms with the rule term' = q_D'(z), term'' = q_D''(z)/alpha^D, then a plain sum
+        out = _elementwise().apply(beta64, impl, grad, "Q").sum(dim=-1)
         return restore(out)
     with np.errstate(all="ignore"):
         out = impl(B.NP, beta64).sum(axis=-1)
