@@ -86,21 +86,29 @@ def run_newton(X, y, alpha, depth, repeat):
     return r.x, best, r.success, r.nit
 
 
-def run_scipy(method, X, y, alpha, depth, maxiter):
+METHODS = {
+    # name: (scipy method, options)
+    "SLSQP": ("SLSQP", {"ftol": 1e-14}),            # converges (its flag) but only to KKT ~1e-7
+    "SLSQP-tight": ("SLSQP", {"ftol": 1e-16}),      # its best attainable accuracy, runs to maxiter
+    "trust-constr": ("trust-constr", {"gtol": 1e-14, "xtol": 1e-16}),
+}
+
+
+def run_scipy(name, X, y, alpha, depth, maxiter):
+    method, opts = METHODS[name]
     Q, dQ, d2Q = make_potential(depth, alpha)
     x0 = np.linalg.lstsq(X, y, rcond=None)[0]
-    cons = [{"type": "eq", "fun": lambda b: X @ b - y, "jac": lambda b: X}]
     t = time.perf_counter()
     if method == "SLSQP":
-        res = minimize(Q, x0, jac=dQ, method="SLSQP", constraints=cons,
-                       options={"ftol": 1e-14, "maxiter": maxiter})
+        cons = [{"type": "eq", "fun": lambda b: X @ b - y, "jac": lambda b: X}]
+        res = minimize(Q, x0, jac=dQ, method="SLSQP", constraints=cons, options={**opts, "maxiter": maxiter})
     else:
         from scipy.optimize import LinearConstraint
         from scipy.sparse import diags
 
+        # exact (diagonal) Hessian of Q: the strongest configuration of trust-constr
         res = minimize(Q, x0, jac=dQ, hess=lambda b: diags(d2Q(b)), method="trust-constr",
-                       constraints=[LinearConstraint(X, y, y)],
-                       options={"gtol": 1e-14, "xtol": 1e-16, "maxiter": maxiter})
+                       constraints=[LinearConstraint(X, y, y)], options={**opts, "maxiter": maxiter})
     return res.x, time.perf_counter() - t, bool(res.success), int(res.nit)
 
 
@@ -112,7 +120,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--maxiter", type=int, default=1000)
-    ap.add_argument("--max-d-trust", type=int, default=1000, help="skip trust-constr above this d")
+    ap.add_argument("--max-d-tight", type=int, default=200, help="skip SLSQP-tight above this d")
+    ap.add_argument("--max-d-slsqp", type=int, default=1000, help="skip SLSQP above this d")
     ap.add_argument("--write", action="store_true", help="write benchmarks/SOLVERS.md")
     args = ap.parse_args(argv)
 
@@ -126,8 +135,8 @@ def main(argv=None):
             kn = kkt(X, y, xn, dQ)
             row = {"D": depth, "d": d, "n": X.shape[0], "newton_s": tn, "newton_kkt": kn, "newton_nit": itn,
                    "newton_ok": okn}
-            for m in ("SLSQP", "trust-constr"):
-                if m == "trust-constr" and d > args.max_d_trust:
+            for m in METHODS:
+                if (m == "SLSQP-tight" and d > args.max_d_tight) or (m == "SLSQP" and d > args.max_d_slsqp):
                     row[m] = None
                     continue
                 xs, ts, oks, its = run_scipy(m, X, y, args.alpha, depth, args.maxiter)
@@ -141,7 +150,9 @@ def main(argv=None):
 
 
 HEADER = ("| D | d | n | Newton s (nit) | Newton KKT | SLSQP s | SLSQP KKT | SLSQP/Newton | "
-          "trust-constr s | trust-constr KKT | trust-constr/Newton | max rel. dist to Newton |")
+          "SLSQP-tight s | SLSQP-tight KKT | tight/Newton | trust-constr s | trust-constr KKT | "
+          "trust-constr/Newton | max rel. dist to Newton |")
+NCOLS = 15
 
 
 def fmt_row(r):
@@ -149,12 +160,13 @@ def fmt_row(r):
         v = r[key]
         if v is None:
             return ["skipped", "", ""]
-        flag = "" if v["ok"] else " (not converged)"
+        flag = "" if v["ok"] else f" (stopped at maxiter {v['nit']})"
         return [f"{v['s']:.3f}{flag}", f"{v['kkt']:.1e}", f"{v['s'] / r['newton_s']:.0f}x"]
 
-    dists = [r[k]["dist"] for k in ("SLSQP", "trust-constr") if r[k] is not None]
+    dists = [r[k]["dist"] for k in METHODS if r[k] is not None]
     cells = [str(r["D"]), str(r["d"]), str(r["n"]), f"{r['newton_s']:.4f} ({r['newton_nit']})",
-             f"{r['newton_kkt']:.1e}", *m("SLSQP"), *m("trust-constr"), f"{max(dists):.1e}" if dists else ""]
+             f"{r['newton_kkt']:.1e}", *m("SLSQP"), *m("SLSQP-tight"), *m("trust-constr"),
+             f"{max(dists):.1e}" if dists else ""]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -173,11 +185,15 @@ def write_md(rows, args):
         "max(||Xx - y||/||y||, ||g - X^T nu_g||_inf / max(1, ||g||_inf)), g = grad Q_alpha(x).",
         "",
         HEADER,
-        "|" + "---|" * 13,
+        "|" + "---|" * NCOLS,
         *[fmt_row(r) for r in rows],
         "",
     ]
-    path.write_text("\n".join(lines))
+    # keep the hand-written notes below the marker across reruns
+    marker = "<!-- notes: kept by --write -->"
+    old = path.read_text() if path.exists() else ""
+    notes = old[old.index(marker):] if marker in old else marker + "\n"
+    path.write_text("\n".join(lines) + "\n" + notes)
     print(f"wrote {path}", file=sys.stderr)
 
 

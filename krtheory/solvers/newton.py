@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.linalg.blas import dsyrk
 
 from .result import _EPS, _TINY, InterpolationResult, _primal_residual
 
@@ -29,7 +30,11 @@ def _newton_step(X, lw, g):
     """
     m = float(np.max(lw))
     w = np.exp(lw - m)
-    H = (X * w) @ X.T
+    # H = X diag(w) X^T as a symmetric rank-k update (BLAS dsyrk): half the flops of a GEMM,
+    # which is the whole cost at n = 1000, d = 10000.  A.T is Fortran-ordered: no copy.
+    A = X * np.sqrt(w)
+    C = dsyrk(1.0, A.T, trans=1, lower=1)
+    H = np.tril(C) + np.tril(C, -1).T
     dg = np.diag(H).copy()
     s = np.where(dg > 0, 1.0 / np.sqrt(np.where(dg > 0, dg, 1.0)), 1.0)
     Hs = H * s[:, None] * s[None, :]
