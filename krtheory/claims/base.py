@@ -178,6 +178,8 @@ class Claim:
         mutation_examples: ``seed -> tuple[Instance]`` where the claim is sensitive (default: the
             default examples).
         thorough_strategy: a wider strategy for ``--thorough`` (default: ``strategy``).
+        flow_requests: ``instance -> [FlowRequest]``, the flows its check will integrate, so the
+            runner can batch the default instances' flows of equal shape into one call.
     """
 
     id: str
@@ -193,6 +195,7 @@ class Claim:
     mutation_description: str
     mutation_examples: Callable[[int], tuple[Instance, ...]] | None = None
     thorough_strategy: SearchStrategy | None = None
+    flow_requests: Callable[[Instance], Sequence[Any]] | None = None
 
     def sensitive_examples(self, seed: int = 0) -> tuple[Instance, ...]:
         f = self.mutation_examples or self.default_examples

@@ -7,6 +7,7 @@ integrate never loads torch's integrators.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from krtheory.claims.base import FlowNote
 from krtheory.claims.context import RunContext
 from krtheory.strategies import Instance, Problem
 
-__all__ = ["flow", "flow_note", "solve", "l1", "l2", "array_key", "rel_dist"]
+__all__ = ["FlowRequest", "plan", "flow", "flow_note", "solve", "l1", "l2", "array_key", "rel_dist"]
 
 
 def array_key(a) -> Any:
@@ -46,17 +47,88 @@ def flow_note(result) -> FlowNote:
     return FlowNote(success, str(status), rate, loss, t)
 
 
+@dataclass(frozen=True)
+class FlowRequest:
+    """A flow a check will ask for: lets the runner batch flows of equal shape into one call."""
+
+    problem: Problem
+    alpha: float
+    depth: float
+    init: Any = None
+    options: tuple = ()
+
+
+def _flow_key(problem: Problem, alpha: float, depth: float, init, options: dict, device: str):
+    return ("flow", problem.key, float(alpha), float(depth), array_key(init),
+            tuple(sorted((k, array_key(v)) for k, v in options.items())), device)
+
+
+def _group_key(problem: Problem, depth: float, init, options: dict, device: str):
+    return (problem.n, problem.d, float(depth), array_key(init),
+            tuple(sorted((k, array_key(v)) for k, v in options.items())), device)
+
+
+def plan(ctx: RunContext, requests) -> None:
+    """Register flows that will be needed; the first one asked for computes its whole group
+    (same n, d, D, init and options) in a single batched ``gradient_flow`` call."""
+    groups = ctx.__dict__.setdefault("_flow_plan", {})
+    for r in requests:
+        opts = dict(r.options)
+        key = _flow_key(r.problem, r.alpha, r.depth, r.init, opts, ctx.device)
+        if key in ctx._cache:
+            continue
+        g = groups.setdefault(_group_key(r.problem, r.depth, r.init, opts, ctx.device), {})
+        g[key] = r
+
+
+def _slice(result, b: int):
+    """The ``b``-th problem of a batched FlowResult, as an unbatched FlowResult."""
+    import dataclasses
+
+    out = {}
+    for f in dataclasses.fields(result):
+        v = getattr(result, f.name)
+        if f.name == "history":
+            v = (v[0][b], v[1][b])
+        elif isinstance(v, np.ndarray) and v.ndim >= 1:
+            v = v[b]
+            if isinstance(v, np.ndarray) and v.ndim == 0:
+                v = v.item()
+            elif not isinstance(v, np.ndarray) and hasattr(v, "item"):
+                v = v.item()
+        out[f.name] = v
+    return type(result)(**out)
+
+
 def flow(ctx: RunContext, problem: Problem, *, alpha: float | None = None, log_alpha: float | None = None,
          depth: float = 2.0, init=None, **options):
-    """``gradient_flow(problem.X, problem.y, alpha, depth, init=init, device=ctx.device, **options)``, cached."""
+    """``gradient_flow(problem.X, problem.y, alpha, depth, init=init, device=ctx.device, **options)``,
+    cached (and batched with the planned flows of the same shape, see :func:`plan`)."""
     from krtheory.dynamics import gradient_flow
 
     if alpha is None:
         if log_alpha is None:
             raise ValueError("flow needs alpha or log_alpha")
         alpha = math.exp(log_alpha)
-    key = ("flow", problem.key, float(alpha), float(depth), array_key(init),
-           tuple(sorted((k, array_key(v)) for k, v in options.items())), ctx.device)
+    key = _flow_key(problem, alpha, depth, init, options, ctx.device)
+    if key in ctx._cache:
+        return ctx.memo(key, lambda: None)
+    groups = ctx.__dict__.setdefault("_flow_plan", {})
+    gkey = _group_key(problem, depth, init, options, ctx.device)
+    group = groups.get(gkey, {})
+    if key in group and len(group) > 1:
+        reqs = list(group.values())
+        keys = list(group.keys())
+        del groups[gkey]
+        X = np.stack([r.problem.X for r in reqs])
+        y = np.stack([r.problem.y for r in reqs])
+        a = np.array([r.alpha for r in reqs], dtype=np.float64)
+        res = ctx.memo(("flow-batch",) + gkey + (tuple(keys),),
+                       lambda: gradient_flow(X, y, a, depth, init=init, device=ctx.device, **options))
+        for b, k in enumerate(keys):
+            ctx._cache[k] = _slice(res, b)
+        return ctx._cache[key]
+    group.pop(key, None)
     return ctx.memo(key, lambda: gradient_flow(problem.X, problem.y, float(alpha), depth, init=init,
                                                device=ctx.device, **options))
 

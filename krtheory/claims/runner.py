@@ -368,6 +368,7 @@ def run(
     if ctx.thorough and examples is None:
         examples = THOROUGH_EXAMPLES
     t0 = time.perf_counter()
+    _plan_flows(claims, ctx)
     results = []
     for claim in claims:
         counter = {"n": 0}
@@ -380,6 +381,22 @@ def run(
         results.append(run_claim(claim, ctx, examples=examples, counterexample_dir=counterexample_dir,
                                  shrink_budget_s=shrink_budget_s, on_example=tick))
     return Report(tuple(results), time.perf_counter() - t0, ctx.seed, ctx.device, examples, ctx.thorough)
+
+
+def _plan_flows(claims: Sequence[Claim], ctx: RunContext) -> None:
+    """Register the default instances' flows so equal-shape flows are integrated in one batch."""
+    from krtheory.claims.flows import plan
+
+    requests = []
+    for claim in claims:
+        if claim.flow_requests is None:
+            continue
+        try:
+            for inst in claim.default_examples(ctx.seed):
+                requests.extend(claim.flow_requests(inst))
+        except Exception:  # noqa: BLE001 - the check itself will report the problem
+            continue
+    plan(ctx, requests)
 
 
 def _fmt(v: float) -> str:
