@@ -58,7 +58,6 @@ def test_edge_variable_points(D):
         assert abs(P.dq_complement(z) / e - 1) < 1e-14
 
 
-@settings(max_examples=12)
 @given(log10=st.floats(-300, 300), negative=st.booleans())
 @pytest.mark.parametrize("D", DEPTHS)
 def test_whole_range_hypothesis(D, log10, negative):

@@ -13,6 +13,8 @@ import mpmath as mp
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from krtheory import InvalidInputError
 from krtheory.numeric import Q, potential
@@ -182,3 +184,18 @@ def test_Q_matches_potential_q_in_float_range():
             direct = c * P.q(beta / c)
             per = np.array([Q(np.array([b]), alpha, D) for b in beta])
             np.testing.assert_allclose(per, direct, rtol=3e-15)
+
+
+@settings(max_examples=25)
+@given(
+    log10_beta=st.lists(st.floats(-300, 300), min_size=1, max_size=4),
+    signs=st.lists(st.booleans(), min_size=4, max_size=4),
+    log_alpha=st.floats(-2000, 2000),
+    D=st.sampled_from(DEPTHS),
+)
+def test_Q_hypothesis_any_scale(log10_beta, signs, log_alpha, D):
+    beta = np.array([(-1 if s else 1) * 10.0**x for x, s in zip(log10_beta, signs)])
+    ref, gref, _ = _Q_ref(beta, D, log_alpha)
+    assert rel_err(Q(beta, depth=D, log_alpha=log_alpha), ref) <= TOL
+    for gi, ri in zip(Q_gradient(beta, depth=D, log_alpha=log_alpha), gref):
+        assert rel_err(gi, ri) <= TOL
