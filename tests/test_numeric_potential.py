@@ -212,3 +212,22 @@ def test_link_inverse_roundtrip():
             back[~central] = P.link_from_edge(e[~central], 1.0)
             rtol = 2e-14
         np.testing.assert_allclose(back, zs, rtol=rtol)
+
+
+def test_d2_zero_crossings_keep_relative_accuracy():
+    # D = 2: |z| - q(z) and 1 - |q'(z)| = 1 - asinh(|z|/2) vanish at |z| = 2 x_g and 2 sinh 1. At the
+    # floats next to the zeros the true values are ~1e-16, so a naive float evaluation (|z| - q,
+    # 1 - asinh) would have relative errors ~1; the asinh-difference forms keep 1e-13. Zeros located
+    # here independently with mpmath at 50 digits.
+    with mp.workdps(50):
+        xg = mp.findroot(lambda x: mp.asinh(x) - x / (1 + mp.sqrt(1 + x * x)) - 1, 1.6)
+        zeros = {"l1_gap": float(2 * xg), "dq_complement": float(2 * mp.sinh(1))}
+    P = potential(2)
+    key = {"l1_gap": "abs_z_minus_q", "dq_complement": "one_minus_abs_dq"}
+    for m, z0 in zeros.items():
+        zs = [z0]
+        for _ in range(3):
+            zs = [np.nextafter(zs[0], 0.0)] + zs + [np.nextafter(zs[-1], np.inf)]
+        for z in zs + [-z for z in zs]:
+            ref = potential_ref(2, float(z))[key[m]]
+            assert rel_err(getattr(P, m)(z), ref) <= TOL, (m, z)
