@@ -157,8 +157,9 @@ def implicit_bias_solution(X, y, alpha=None, depth=2, *, log_alpha=None, tol: fl
     max_iter : Newton iterations
 
     Returns an :class:`InterpolationResult` with ``dual = nu`` (``beta = alpha^D h_D(X^T nu)``)
-    and ``info``: ``regime`` ("newton" | "asymptotic-l1"), ``edge`` = 1 - max|X^T nu| (D > 2),
-    ``log_alpha``, ``depth``.  Never NaN; ``success=False`` with a message if Newton fails.
+    and ``info``: ``regime`` ("newton" | "asymptotic-l1" | "asymptotic-l2", see the package
+    docstring), ``edge`` = 1 - max|X^T nu| (D > 2; ``log_edge`` in the asymptotic-l1 regime),
+    ``model_error`` (asymptotic regimes), ``log_alpha``, ``depth``.  Never NaN; ``success=False`` with a message if Newton fails.
     Raises InvalidInputError for bad input (see :mod:`krtheory._validation`).
     """
     la = resolve_log_alpha(alpha, log_alpha)
