@@ -123,8 +123,8 @@ def prepare_problem(X, y, alpha, depth, *, device, dtype, log_alpha=None) -> Pro
     la = np.broadcast_to(la, (B,))
     n, d = Xn.shape[1], Xn.shape[2]
     dev = device
-    Xt = torch.as_tensor(np.ascontiguousarray(Xn), dtype=dtype, device=dev)
-    yt = torch.as_tensor(np.ascontiguousarray(yn), dtype=dtype, device=dev)
+    Xt = torch.as_tensor(np.array(Xn), dtype=dtype, device=dev)
+    yt = torch.as_tensor(np.array(yn), dtype=dtype, device=dev)
     lt = torch.as_tensor(np.array(la), dtype=torch.float64, device=dev).to(dtype)
     return Problem(Xt, yt, lt, D, batched, B, n, d)
 

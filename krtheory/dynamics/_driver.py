@@ -28,7 +28,7 @@ STIFF_REMAINING_STEPS = 3000
 # Stagnation: no 1% improvement of the best loss for this many accepted steps, while the
 # residual is within FLOOR_FACTOR of the rounding floor estimate (see floor_residual).
 STAGNATION_STEPS = 60
-FLOOR_FACTOR = 1e3
+FLOOR_FACTOR = 1e2
 # A flow's loss never increases; a loss this many times the initial one means the integration
 # (not the ODE) has failed.
 EXPLODE_FACTOR = 1e6

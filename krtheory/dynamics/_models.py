@@ -65,6 +65,13 @@ class DiagonalModel:
         # a^(D-2) enters the speed of the flow; exp(0) = 1 exactly for D = 2.
         self.Sp = torch.exp((D - 2.0) * self.Lp)
         self.Sm = torch.exp((D - 2.0) * self.Lm)
+        self._concat()
+
+    def _concat(self):
+        # both halves side by side (b, 2d), and the sign of dbeta/dw per half
+        self.L2 = torch.cat([self.Lp, self.Lm], -1)
+        self.A2 = torch.cat([self.Ap, self.Am], -1)
+        self.sign2 = torch.cat([torch.ones_like(self.Lp[:1]), -torch.ones_like(self.Lm[:1])], -1)
 
     # -- views -------------------------------------------------------------------------------
     def subset(self, idx):
@@ -75,6 +82,7 @@ class DiagonalModel:
         for name in ("X", "y", "Lp", "Lm", "Ap", "Am", "beta0", "Sp", "Sm"):
             setattr(v, name, getattr(self, name).index_select(0, idx))
         v.B = v.X.shape[0]
+        v._concat()
         return v
 
     def initial_state(self) -> torch.Tensor:
@@ -129,6 +137,9 @@ class DiagonalModel:
 
     def beta_parts(self, s):
         """``(beta, scale)``: ``beta (b, d)`` and the magnitude of its rounding error's source."""
+        if self.coordinates == "log":
+            P = self._log_parts(s)
+            return P[:, : self.d] - P[:, self.d:] + self.beta0, P.abs()[:, : self.d] + P.abs()[:, self.d:] + self.beta0.abs()
         sp, sm = self._split(s)
         if self.coordinates == "raw":
             Pp, Pm = sp.pow(self.D), sm.pow(self.D)
@@ -137,7 +148,18 @@ class DiagonalModel:
         Pm = self._powD_minus_A(sm, self.Lm, self.Am)
         return Pp - Pm + self.beta0, Pp.abs() + Pm.abs() + self.beta0.abs()
 
+    def _log_parts(self, s):
+        """``w^D - a^D`` for both halves at once (log coordinates), ``(b, 2d)``."""
+        x = self.D * s
+        # expm1 where the difference is small (cancellation otherwise); the direct form where it
+        # is large, because A * expm1(x) would be 0 * inf when a^D underflows (tiny alpha).
+        # torch.where does not propagate a NaN/inf from the branch it does not select.
+        return torch.where(x.abs() < 1.0, self.A2 * torch.expm1(x), torch.exp(self.D * self.L2 + x) - self.A2)
+
     def beta(self, s):
+        if self.coordinates == "log":
+            P = self._log_parts(s)
+            return P[:, : self.d] - P[:, self.d:] + self.beta0
         return self.beta_parts(s)[0]
 
     def beta_scale(self, s):
@@ -149,15 +171,10 @@ class DiagonalModel:
         sp, sm = self._split(s)
         if self.coordinates == "log":
             # m = +-D w^(D-2), b = +-D w^D, dm/ds = (D-2) m   (w = a e^s).
-            if D == 2.0:
-                mp = torch.full_like(sp, 2.0)
-            else:
-                mp = D * torch.exp((D - 2.0) * (self.Lp + sp))
-            mm = -D * torch.exp((D - 2.0) * (self.Lm + sm)) if D != 2.0 else torch.full_like(sm, -2.0)
-            bp = D * torch.exp(D * (self.Lp + sp))
-            bm = -D * torch.exp(D * (self.Lm + sm))
-            m = torch.cat([mp, mm], -1)
-            b = torch.cat([bp, bm], -1)
+            lw = self.L2 + s
+            sD = self.sign2 * D
+            m = sD.expand_as(s) if D == 2.0 else sD * torch.exp((D - 2.0) * lw)
+            b = sD * torch.exp(D * lw) if need_derivative is not None else None
             dm = (D - 2.0) * m if need_derivative else None
         elif self.coordinates == "delta":
             up, um = 1.0 + sp, 1.0 + sm
@@ -180,8 +197,11 @@ class DiagonalModel:
         """``(F(s), rr)``: ``F (b, 2d)`` and ``rr = ||X beta - y||^2 (b,)``."""
         beta = self.beta(s)
         r, g = _gram_apply(self.X, beta, self.y)
-        m, _, _ = self._coeffs(s)
-        F = -self.c * m * torch.cat([g, g], -1)
+        if self.coordinates == "log":
+            m = self.sign2 * self.D if self.D == 2.0 else (self.sign2 * self.D) * torch.exp((self.D - 2.0) * (self.L2 + s))
+        else:
+            m, _, _ = self._coeffs(s)
+        F = (-self.c) * m * g.repeat(1, 2)
         return F, (r * r).sum(-1)
 
     def jac(self, s):

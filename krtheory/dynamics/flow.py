@@ -98,7 +98,7 @@ def gradient_flow(X, y, alpha=None, depth=2, *, log_alpha=None, loss="sum", init
     explodes stops with status "diverged" and its last finite state.
 
     Stops (per problem): "converged" (loss at tol), "stagnated" (no 1 % progress over 60 steps
-    while the residual is within 1e3 of the rounding floor ``8 eps (||X|| ||beta-scale|| + ||y||)``:
+    while the residual is within 100 times the rounding floor ``8 eps (||X|| ||beta-scale|| + ||y||)``:
     counted as success), "time-limit", "step-limit", "diverged", "step-underflow".
     """
     rtol, atol, tol, t_max, max_steps, dtype, dev = _common_args(
@@ -142,7 +142,7 @@ def width_flow(X, y, U0, V0, *, loss="sum", method="auto", rtol=1e-10, atol=None
             raise InvalidInputError(f"{name} must have shape ({prob.d}, k) or ({prob.B}, {prob.d}, k), got {np.shape(a)}")
         if not np.all(np.isfinite(arr)):
             raise InvalidInputError(f"{name} has non-finite entries")
-        UV.append(torch.as_tensor(np.ascontiguousarray(arr), dtype=dtype, device=dev))
+        UV.append(torch.as_tensor(np.array(arr), dtype=dtype, device=dev))
     if UV[0].shape != UV[1].shape:
         raise InvalidInputError(f"U0 and V0 must have the same shape, got {tuple(UV[0].shape)} and {tuple(UV[1].shape)}")
     c = loss_constant(loss, prob.n)
