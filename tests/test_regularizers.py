@@ -171,3 +171,11 @@ def test_min_distance_oddness(seed, log_a):
     a = math.exp(log_a)
     r1, r2 = min_distance_interpolator(X, y, a), min_distance_interpolator(X, -y, a)
     assert r1.success and np.array_equal(r2.x, -r1.x)  # sign-symmetric iteration, exactly
+
+
+def test_torch_in_torch_out():
+    torch = pytest.importorskip("torch")
+    b = torch.tensor([-1.5, 0.0, 0.3], dtype=torch.float64)
+    r = distance_regularizer(b, 0.7, reduce=False)
+    assert isinstance(r, torch.Tensor) and r.dtype == torch.float64 and r.device == b.device
+    assert np.array_equal(r.numpy(), distance_regularizer(b.numpy(), 0.7, reduce=False))
