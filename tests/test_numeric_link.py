@@ -12,6 +12,8 @@ import mpmath as mp
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from krtheory import InvalidInputError
 from krtheory.numeric import potential
@@ -142,3 +144,30 @@ def test_domain_errors():
         potential(2).link_from_edge(0.5, 1)
     with pytest.raises(InvalidInputError, match="depth"):
         potential(1.5)
+
+
+@given(log10_e=st.floats(-300, 0), negative=st.booleans(), D=st.sampled_from([d for d in DEPTHS if d != 2]))
+def test_hypothesis_link_functions_over_the_edge_range(log10_e, negative, D):
+    # e in [1e-300, 1] through the edge forms, and u = +-(1 - e) (when representable) directly
+    P = potential(D)
+    e = 10.0**log10_e
+    sg = -1.0 if negative else 1.0
+    with mp.workdps(dps_for(e)):
+        assert rel_err(P.link_from_edge(e, sg), sg * h_e(D, e)) <= TOL
+        assert rel_err(P.link_derivative_from_edge(e), dh_e(D, e)) <= TOL
+        assert rel_err(P.conjugate_from_edge(e), H_e(D, e)) <= TOL
+    u = sg * (1 - e)
+    if abs(u) < 1:
+        with mp.workdps(dps_for(u, 1 - abs(u))):
+            assert rel_err(P.link(u), h(D, u)) <= TOL
+            assert rel_err(P.conjugate(u), H(D, u)) <= TOL
+
+
+@given(log10_u=st.floats(-300, math.log10(709.7)), negative=st.booleans())
+def test_hypothesis_d2_link(log10_u, negative):
+    P = potential(2)
+    u = (-1 if negative else 1) * 10.0**log10_u
+    with mp.workdps(dps_for(u)):
+        assert rel_err(P.link(u), h(2, u)) <= TOL
+        assert rel_err(P.conjugate(u), H(2, u)) <= TOL
+        assert rel_err(P.link_derivative(u), dh(2, u)) <= TOL
