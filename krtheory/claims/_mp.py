@@ -27,17 +27,20 @@ def _H(D, u):
 
 
 def _u_of(D, z):
-    """h_D(u) = z for z > 0 (mp), returns (u, e = 1 - u) with e exact (not 1 - u rounded)."""
+    """h_D(u) = z for z > 0 (mp), by a bracketing root finder (h_D is increasing on (0, 1)).
+
+    z > 1: in the edge variable e = 1 - u, bracketed by (z + 1)^{-1/p} <= e <= z^{-1/p} (from
+    e^{-p} - 1 <= h <= e^{-p}); z <= 1: in u, bracketed by 0 <= u <= z / (2p) (h is convex on
+    (0, 1) with h'(0) = 2p).
+    """
     if D == 2:
-        u = mp.asinh(z / 2)
-        return u, None
+        return mp.asinh(z / 2), None
     p = D / (D - 2)
-    # e^{-p} - (2 - e)^{-p} = z; start from the large-z asymptote e ~ z^{-1/p}, or u ~ z/(2p)
     if z > 1:
-        e0 = z ** (-1 / p)
-        e = mp.findroot(lambda e: mp.log(e ** (-p) - (2 - e) ** (-p)) - mp.log(z), e0)
+        lo, hi = (z + 1) ** (-1 / p), z ** (-1 / p)
+        e = mp.findroot(lambda e: e ** (-p) - (2 - e) ** (-p) - z, (lo, hi), solver="anderson")
         return 1 - e, e
-    u = mp.findroot(lambda u: _h(D, u) - z, z / (2 * p))
+    u = mp.findroot(lambda u: _h(D, u) - z, (mp.mpf(0), z / (2 * p)), solver="anderson")
     return u, 1 - u
 
 
