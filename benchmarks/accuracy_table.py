@@ -28,7 +28,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from test_numeric_mpref import DEPTHS, H, H_e, dh, dh_e, dps_for, h, h_e, potential_ref, rel_err  # noqa: E402
 
-from krtheory.numeric import potential, q_infinity  # noqa: E402
+from test_numeric_q_alpha import _Q_ref  # noqa: E402
+
+from krtheory.numeric import Q, Q_gradient, potential, q_infinity  # noqa: E402
 
 Z_METHODS = (("q", "q"), ("dq", "dq"), ("d2q", "d2q"), ("dq_complement", "one_minus_abs_dq"),
              ("l1_gap", "abs_z_minus_q"))
@@ -109,6 +111,19 @@ def measure(n: int, progress=print):
             s = mp.sqrt(1 + mp.mpf(z) ** 2)
             e_list.append(rel_err(v, s - 1 - mp.log((1 + s) / 2)))
     table[("q_infinity", "inf")] = worst((e_list, list(zs)))
+    # Q and its gradient at random scales: beta_i = +-10^U(-300, 300), log_alpha ~ U(-2000, 2000)
+    rng = np.random.default_rng(20200)
+    for D in DEPTHS:
+        eq, eg = [], []
+        for _ in range(max(20, n // 20)):
+            beta = rng.choice([-1.0, 1.0], 4) * 10.0 ** rng.uniform(-300, 300, 4)
+            la = float(rng.uniform(-2000, 2000))
+            ref, gref, _ = _Q_ref(beta, D, la)
+            eq.append((rel_err(Q(beta, depth=D, log_alpha=la), ref), la))
+            g = Q_gradient(beta, depth=D, log_alpha=la)
+            eg.append((max(rel_err(a, b) for a, b in zip(g, gref)), la))
+        table[("Q", D)] = max(eq)
+        table[("Q_gradient", D)] = max(eg)
     return table, nan_count
 
 
@@ -130,6 +145,8 @@ def timings(reps=3):
 
 def _where(fn, x) -> str:
     x = float(x)
+    if fn in ("Q", "Q_gradient"):
+        return f"log_alpha = {x:.4g}"
     if fn in ("link", "link_derivative", "conjugate") and 0.5 < abs(x) < 1:
         return f"u = {'-' if x < 0 else ''}(1 - {1 - abs(x):.2g})"
     var = {"link": "u", "link_derivative": "u", "conjugate": "u"}.get(fn, "e" if "edge" in fn else "z")
@@ -138,7 +155,7 @@ def _where(fn, x) -> str:
 
 def render(table, nan_count, n, times) -> str:
     fns = ["q", "dq", "d2q", "dq_complement", "l1_gap", "link", "link_derivative", "conjugate",
-           "link_from_edge", "link_derivative_from_edge", "conjugate_from_edge"]
+           "link_from_edge", "link_derivative_from_edge", "conjugate_from_edge", "Q", "Q_gradient"]
     head = "| function | " + " | ".join(f"D = {D:g}" for D in DEPTHS) + " |"
     sep = "|---|" + "---|" * len(DEPTHS)
     lines = [
@@ -157,7 +174,9 @@ def render(table, nan_count, n, times) -> str:
         f"Grid: {n} log-spaced |z| in [1e-300, 1e300], both signs, plus 0, 1e-300, 3e-154, 1e-8, 1, "
         "1e154, 1e300, 1.797e308 and (D > 2) the z with 1 - |u| = 1e-8 and 1e-16; link functions: "
         f"{n // 2} points in u (D = 2: [1e-300, 709.78]; D > 2: [1e-300, 1/2] and 1 - [1.1e-16, 1/2]), "
-        f"edge forms: {n // 2} points of e in [1e-300, 1]. NaN results on the grid: {nan_count}.",
+        f"edge forms: {n // 2} points of e in [1e-300, 1]; `Q`, `Q_gradient`: {max(20, n // 20)} random "
+        "beta in R^4 with |beta_i| = 10^U(-300, 300) and log_alpha ~ U(-2000, 2000) per depth "
+        f"(reference: 100-digit mpmath). NaN results on the grid: {nan_count}.",
         "",
         head,
         sep,
