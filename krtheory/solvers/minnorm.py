@@ -73,7 +73,8 @@ def min_l1_interpolator(X, y, *, support_tol: float = 1e-9, margin_tol: float = 
 
     Split variables ``beta = p - m``, ``p, m >= 0``; the equality multipliers are the dual
     certificate ``lambda`` (``|X^T lambda| <= 1``, ``= sign(beta_i)`` on the support,
-    ``<lambda, y> = ||beta||_1``).  The vertex is polished by solving ``X_S beta_S = y`` on its
+    ``<lambda, y> = ||beta||_1``); ``dual`` is the max-margin certificate when it exists, else
+    HiGHS's multipliers.  The vertex is polished by solving ``X_S beta_S = y`` on its
     support ``S = {i : |beta_i| > support_tol * ||beta||_inf}`` when those columns are independent.
 
     ``info``: ``support`` (indices), ``margin`` = max over certificates of ``1 - max_{i not in S}
@@ -116,6 +117,10 @@ def min_l1_interpolator(X, y, *, support_tol: float = 1e-9, margin_tol: float = 
     unique = bool(independent and margin > margin_tol)
     l1 = float(np.sum(np.abs(beta)))
     pr = _primal_residual(X, beta, y)
+    if cert is not None:
+        # the max-margin certificate solves X_S^T lam = sign exactly (least squares): a sharper
+        # dual than HiGHS's multipliers (whose duality gap is at its 1e-10 tolerance)
+        lam = cert
     gap = abs(l1 - float(lam @ y)) / max(l1, _TINY)
     infeas = max(0.0, float(np.max(np.abs(X.T @ lam))) - 1.0)
     st = max(gap, infeas)
