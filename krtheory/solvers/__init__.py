@@ -25,6 +25,14 @@ The iteration stops at ``||X beta - y|| <= tol ||y||`` (plus at most two polishi
 when it stalls at the rounding floor that rounding ``u = X^T nu`` alone causes; the best
 iterate is returned and ``success`` says which (never a NaN in ``x``).
 
+Near the edge (D > 2, ``1 - max|u| < 1e-3`` after the direct iteration) the point is polished in
+the edge variable (``_EdgeModel``): ``nu = nu_1 + delta`` with ``r_i = 1 - s_i x_i^T nu_1`` formed once
+in twice the working precision (Dot2) on the near-edge set, ``e_i = r_i - s_i x_i^T delta`` exact
+in relative terms, and Newton steps from a QR factorization of ``W^(1/2) X^T`` (the weights span
+~e^-(p+1), so the explicitly formed Hessian would lose the step).  ``info["edge_refined"]``.
+This removes the ``eps / (1 - |u|)`` loss of the plain iteration (D = 3, alpha = 1e-4 on the shared
+cases: 4e-11 -> 2e-13 relative).
+
 Modules: ``result`` (InterpolationResult), ``minnorm`` (min-l1, min-l2), ``models`` (the dual
 potentials in log space), ``newton`` (the iteration), ``implicit`` (regimes and the public
 implicit-bias / shaped-potential entry points).
