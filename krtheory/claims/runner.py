@@ -456,7 +456,8 @@ def format_details(report: Report) -> str:
                 extras = {k: v for k, v in d.items() if k not in keys + ("spec", "key", "label")}
                 out.append(f"  smallest counterexample ({cx.origin}, after {r.shrink_steps} shrink steps): "
                            f"{', '.join(bits)}" + (f", {extras}" if extras else ""))
-                out.append(f"  problem spec: {spec}")
+                if spec:
+                    out.append(f"  problem spec: {spec}")
                 out.append(f"  evidence: {cx.evidence.detail}")
                 if cx.path:
                     out.append(f"  saved X, y to {cx.path}")
