@@ -113,7 +113,7 @@ class Problem:
         return {"n": self.n, "d": self.d, "key": self.key, "spec": dict(self.spec)}
 
     def __repr__(self) -> str:
-        spec = ", ".join(f"{k}={v!r}" for k, v in self.spec.items())
+        spec = ", ".join(f"{k}={v!r}" for k, v in self.spec.items() if k not in ("n", "d"))
         return f"Problem(n={self.n}, d={self.d}{', ' + spec if spec else ''})"
 
 

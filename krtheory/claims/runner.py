@@ -183,13 +183,21 @@ def _search(claim: Claim, ctx: RunContext, n: int, seed: int, strategy, *, shrin
     outcomes: list[Outcome] = []
     state = {"failed_at": None, "shrinks": 0}
 
+    from krtheory.check import _instance_key
+
+    verdicts: dict = {}
+
     def fails(instance: Instance) -> bool:
+        vkey = _instance_key(instance)
+        if vkey in verdicts:  # hypothesis replays its final example: answer consistently
+            return verdicts[vkey]
         if state["failed_at"] is not None:
             if time.perf_counter() - state["failed_at"] > shrink_budget_s:
-                return False
+                return False  # budget spent: decline new candidates unchecked
             state["shrinks"] += 1
         t0 = time.perf_counter()
         ev = safe_check(claim.check, instance, ctx)
+        verdicts[vkey] = ev.verdict == FAIL
         if state["failed_at"] is None:
             outcomes.append(Outcome(instance, ev, "search", time.perf_counter() - t0))
             if on_example is not None:
