@@ -150,7 +150,8 @@ def integrate(model, *, method, rtol, atol, tol_rr, t_max, max_steps, history, y
                 nf, q = 3, 2.0
                 st.njev.index_add_(0, idx, torch.ones_like(idx))
             elif use_ros:
-                y_new, f_new, rr_new, err, nf, _ = lie_extrap_step(view.rhs, view.jac, y, f0, hh, at, rtol)
+                y_new, f_new, rr_new, err, nf, _ = lie_extrap_step(view.rhs, view.jac, y, f0, hh, at, rtol,
+                                                                   shifted=getattr(view, "shifted_solver", None))
                 q = 5.0
                 st.njev.index_add_(0, idx, torch.ones_like(idx))
             else:

@@ -93,7 +93,7 @@ def ros2_step(rhs, jac, y, f0, h, atol, rtol):
 EXTRAP_SEQUENCE = (1, 2, 3, 4, 5)
 
 
-def lie_extrap_step(rhs, jac, y, f0, H, atol, rtol, seq=EXTRAP_SEQUENCE):
+def lie_extrap_step(rhs, jac, y, f0, H, atol, rtol, seq=EXTRAP_SEQUENCE, shifted=None):
     """One step of extrapolated linearly implicit Euler (a Rosenbrock-type W-method).
 
     For each ``n_j`` of the harmonic sequence 1..5, ``n_j`` linearly implicit Euler substeps
@@ -106,18 +106,26 @@ def lie_extrap_step(rhs, jac, y, f0, H, atol, rtol, seq=EXTRAP_SEQUENCE):
     eigenvalues lie (its Jacobian is similar to minus a PSD matrix plus a small correction).
     """
     b, N = y.shape
-    J = jac(y)
-    eye = torch.eye(N, dtype=y.dtype, device=y.device).expand(b, N, N)
+    factor = shifted(y) if shifted is not None else None
+    J = None
     T = []
     nfev = 0
     ok = torch.ones(b, dtype=torch.bool, device=y.device)
     for nj in seq:
         hj = (H / nj).unsqueeze(-1)
-        LU, piv, info = torch.linalg.lu_factor_ex(eye - hj.unsqueeze(-1) * J)
+        fac = factor(H / nj) if factor is not None else None
+        if fac is not None:
+            solve, info = fac
+        else:
+            if J is None:
+                J = jac(y)
+            eye = torch.eye(N, dtype=y.dtype, device=y.device).expand(b, N, N)
+            LU, piv, info = torch.linalg.lu_factor_ex(eye - hj.unsqueeze(-1) * J)
+            solve = (lambda LU, piv: lambda r: torch.linalg.lu_solve(LU, piv, r.unsqueeze(-1)).squeeze(-1))(LU, piv)
         ok &= info == 0
         z, fz = y, f0
         for i in range(nj):
-            z = z + torch.linalg.lu_solve(LU, piv, (hj * fz).unsqueeze(-1)).squeeze(-1)
+            z = z + solve(hj * fz)
             if i < nj - 1:
                 fz, _ = rhs(z)
                 nfev += 1

@@ -14,7 +14,7 @@ import torch
 
 from krtheory._validation import InvalidInputError
 
-from ._common import check_positive, loss_constant, prepare_init, prepare_problem
+from ._common import check_positive, check_threads, loss_constant, prepare_init, prepare_problem, torch_threads
 from ._driver import (CONVERGED, DIVERGED, EXPLODE_FACTOR, FLOOR_FACTOR, RUNNING, STAGNATED, STEP_LIMIT,
                       RunState, _record, floor_residual)
 from ._models import DiagonalModel
@@ -63,7 +63,7 @@ def _default_step(model: DiagonalModel, beta_l2_norm: torch.Tensor) -> torch.Ten
 
 def gradient_descent(X, y, alpha=None, depth=2, *, log_alpha=None, step=None, loss="sum", init=None,
                      tol=1e-20, max_steps=1_000_000, device=None, dtype=torch.float64, history=256,
-                     progress=None, check_range=True, max_restarts=8) -> FlowResult:
+                     progress=None, check_range=True, max_restarts=8, threads=1) -> FlowResult:
     """Gradient descent ``w <- w - step * grad_w L`` on the depth-``D`` diagonal network.
 
     Arguments as :func:`gradient_flow`, plus ``step``: None (default, per problem: ``1/lambda`` with
@@ -76,8 +76,15 @@ def gradient_descent(X, y, alpha=None, depth=2, *, log_alpha=None, step=None, lo
     The result's ``time`` is ``steps * step_size`` (the flow time GD approximates), ``step_size``
     the step used, ``gd_product`` the end-of-run ``w+ * w-`` (THEORY.md s9: GD behaves like the flow
     from a slightly smaller effective alpha), ``invariant_drift`` how far GD moved the flow's
-    invariant. ``extra["restarts"]`` counts the step halvings.
+    invariant. ``extra["restarts"]`` counts the step halvings. ``threads`` as in gradient_flow.
     """
+    with torch_threads(check_threads(threads)):
+        return _gradient_descent(X, y, alpha, depth, log_alpha, step, loss, init, tol, max_steps, device,
+                                 dtype, history, progress, check_range, max_restarts)
+
+
+def _gradient_descent(X, y, alpha, depth, log_alpha, step, loss, init, tol, max_steps, device, dtype,
+                      history, progress, check_range, max_restarts):
     _, _, tol, _, max_steps, dtype, dev = _common_args(
         loss, "auto", 1e-10, None, tol, math.inf, max_steps, history, dtype, device)
     max_restarts = int(check_positive(max_restarts + 1, "max_restarts + 1", integer=True)) - 1

@@ -23,6 +23,8 @@ from ._common import (
     prepare_init,
     prepare_problem,
     resolve_device,
+    check_threads,
+    torch_threads,
 )
 from ._driver import STATUS, decay_rate, integrate
 from ._models import COORDINATES, DiagonalModel, WidthModel
@@ -65,7 +67,7 @@ def _common_args(loss, method, rtol, atol, tol, t_max, max_steps, history, dtype
 def gradient_flow(X, y, alpha=None, depth=2, *, log_alpha=None, loss="sum", init=None, method="auto",
                   coordinates="auto", rtol=1e-10, atol=None, tol=1e-20, t_max=math.inf,
                   max_steps=200_000, device=None, dtype=torch.float64, history=256, progress=None,
-                  check_range=True, _callback=None) -> FlowResult:
+                  check_range=True, threads=1, _callback=None) -> FlowResult:
     """Integrate the gradient flow of the depth-``D`` diagonal network until it fits ``y``.
 
     Parameters
@@ -93,6 +95,8 @@ def gradient_flow(X, y, alpha=None, depth=2, *, log_alpha=None, loss="sum", init
     history : at most this many (t, loss) points kept per problem (subsampled by 2 when full).
     progress : None, True (a tqdm bar) or a callable receiving a dict every 50 iterations.
     check_range : raise InvalidInputError unless ``y`` is in the range of ``X``.
+    threads : CPU intra-op threads during the call (default 1: the work is latency-bound, and on
+        shared cores more threads were measured 300x slower per operation); None keeps torch's.
 
     Returns a :class:`FlowResult`. Never NaN: a run whose state becomes non-finite or whose loss
     explodes stops with status "diverged" and its last finite state.
@@ -101,6 +105,13 @@ def gradient_flow(X, y, alpha=None, depth=2, *, log_alpha=None, loss="sum", init
     while the residual is within 100 times the rounding floor ``8 eps (||X|| ||beta-scale|| + ||y||)``:
     counted as success), "time-limit", "step-limit", "diverged", "step-underflow".
     """
+    with torch_threads(check_threads(threads)):
+        return _gradient_flow(X, y, alpha, depth, log_alpha, loss, init, method, coordinates, rtol, atol,
+                              tol, t_max, max_steps, device, dtype, history, progress, check_range, _callback)
+
+
+def _gradient_flow(X, y, alpha, depth, log_alpha, loss, init, method, coordinates, rtol, atol, tol, t_max,
+                   max_steps, device, dtype, history, progress, check_range, _callback):
     rtol, atol, tol, t_max, max_steps, dtype, dev = _common_args(
         loss, method, rtol, atol, tol, t_max, max_steps, history, dtype, device)
     coords = check_choice(coordinates, "coordinates", COORDINATE_CHOICES)
@@ -121,13 +132,20 @@ def gradient_flow(X, y, alpha=None, depth=2, *, log_alpha=None, loss="sum", init
 
 def width_flow(X, y, U0, V0, *, loss="sum", method="auto", rtol=1e-10, atol=None, tol=1e-20,
                t_max=math.inf, max_steps=200_000, device=None, dtype=torch.float64, history=256,
-               progress=None, check_range=True) -> FlowResult:
+               progress=None, check_range=True, threads=1) -> FlowResult:
     """Gradient flow of the width-k D = 2 model ``beta_i = sum_j U_ij V_ij`` (THEORY.md s7).
 
     ``U0, V0``: (d, k) or (B, d, k) initial factors (any sign; e.g. N(0, sigma^2) drawn by the
     caller). Other arguments as :func:`gradient_flow`. ``w_plus``/``w_minus`` of the result hold
     the final ``U``/``V``; ``invariant_drift`` is that of ``U^2 - V^2``.
     """
+    with torch_threads(check_threads(threads)):
+        return _width_flow(X, y, U0, V0, loss, method, rtol, atol, tol, t_max, max_steps, device, dtype,
+                           history, progress, check_range)
+
+
+def _width_flow(X, y, U0, V0, loss, method, rtol, atol, tol, t_max, max_steps, device, dtype, history,
+                progress, check_range):
     rtol, atol, tol, t_max, max_steps, dtype, dev = _common_args(
         loss, method, rtol, atol, tol, t_max, max_steps, history, dtype, device)
     prob = prepare_problem(X, y, 1.0, 2, device=dev, dtype=dtype)
