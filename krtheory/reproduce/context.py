@@ -121,12 +121,15 @@ class RunContext:
         value["_seconds"] = seconds
         self.stats["computed"] += 1
         self.stats["compute_s"] += seconds
+        self._store(path, value)
+        return from_jsonable(to_jsonable(value))
+
+    def _store(self, path: Path, value: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w") as fh:
             json.dump(to_jsonable(value), fh)
         os.replace(tmp, path)
-        return from_jsonable(to_jsonable(value))
 
     def progress(self, iterable: Iterable, *, desc: str, total: int | None = None):
         """Wrap ``iterable`` in a tqdm bar on stderr (or return it unchanged without progress)."""

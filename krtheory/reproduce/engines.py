@@ -38,21 +38,24 @@ def solve_l2(X, y) -> dict:
     return {"beta": np.asarray(r.x, dtype=np.float64), "success": bool(r.success)}
 
 
+def _first(v):
+    a = np.asarray(v).reshape(-1)
+    return a[0].item() if a.dtype != object else a[0]
+
+
 def flow(X, y, alpha: float, depth: float, *, device=None, **options) -> dict:
     """Integrate the parameter-space gradient flow (paper's sum loss) from w+ = w- = alpha 1.
 
-    Returns ``beta`` (d,), ``status`` (the engine's stop reason), ``converged`` (stopped because
-    the loss reached its tolerance), ``steps`` (integrator steps), ``time`` (flow time reached)
-    and ``loss`` (final loss).
+    ``options`` go to :func:`krtheory.dynamics.gradient_flow` (tol, rtol, t_max, max_steps,
+    method, coordinates). Returns ``beta`` (d,), ``status`` (the engine's stop reason),
+    ``converged`` (the engine's ``success``: loss at tol, or stagnated at the float floor of the
+    loss), ``steps`` (accepted integrator steps), ``time`` (flow time reached), ``loss`` (final,
+    sum normalization), ``method`` (integrators used) and ``message``.
     """
     from krtheory.dynamics import gradient_flow
 
     r = gradient_flow(X, y, float(alpha), depth, device=device, **options)
-    status = str(np.asarray(r.status).reshape(-1)[0]) if not isinstance(r.status, str) else r.status
-    beta = np.asarray(r.beta, dtype=np.float64).reshape(-1)
-    out = {"beta": beta, "status": status, "steps": int(np.asarray(r.steps).reshape(-1)[0]),
-           "time": float(np.asarray(r.time).reshape(-1)[0])}
-    loss = getattr(r, "loss", None)
-    out["loss"] = float(np.asarray(loss).reshape(-1)[0]) if loss is not None else math.nan
-    out["converged"] = status in ("converged", "tol", "loss_tol", "success")
-    return out
+    return {"beta": np.asarray(r.beta, dtype=np.float64).reshape(-1), "status": str(_first(r.status)),
+            "converged": bool(_first(r.success)), "steps": int(_first(r.steps)), "time": float(_first(r.time)),
+            "loss": float(_first(r.loss)), "method": str(_first(r.method)), "message": str(_first(r.message))}
+
