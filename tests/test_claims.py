@@ -14,7 +14,7 @@ from krtheory.claims.context import RunContext
 from krtheory.claims.runner import run, run_claim
 
 REQUIRED = {"T1", "T1-shape", "T2-rich", "T2-kernel", "T3", "T3-limits", "T3-rich", "rate-potential", "rate-l1",
-            "rate-kernel", "K-tangent", "K-movement", "K-kernel-change", "R", "W", "GD", "scale", "D-to-2",
+            "rate-kernel", "K-tangent", "K-movement", "K-kernel-change", "K-linearized", "K-gap", "R", "W", "GD", "scale", "D-to-2",
             "series-0", "series-inf"}
 
 
