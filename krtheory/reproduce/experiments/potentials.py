@@ -150,26 +150,39 @@ def run(ctx) -> Report:
     z = np.geomspace(P["z_min"], P["z_max"], P["points"])
     z_tail = np.geomspace(1.0, 1e8, P["points"])
     rows, comparisons, checks = [], [], []
-    fig, (ax0, ax1) = new_figure(2, width=5.6, height=4.4)
+    fig, (ax0, axr, ax1) = new_figure(3, width=4.7, height=4.4)
     colors = ["C0", "C1", "C2", "C3", "C4", "C5", "C6"]
     worst_rel = 0.0
+    zlin = np.linspace(-6.0, 6.0, 241)
     for i, D in enumerate(P["depths"]):
         c = colors[i % len(colors)]
+        # (a) linear axes, where the potentials and both asymptotes can be told apart
+        ql = _q(D, zlin)
+        big_l = large_asymptote(D, np.where(zlin == 0, 1.0, zlin)) + asymptote_constant(D)
+        small_l = small_coefficient(D) * zlin**2
+        ax0.plot(zlin, ql, color=c, lw=2, label=f"q_D, {_label(D)}")
+        far, near = np.abs(zlin) >= 1, np.abs(zlin) <= 2.5
+        ax0.plot(np.where(far & (zlin > 0), zlin, np.nan), np.where(far, big_l, np.nan), color=c, ls="--", lw=1)
+        ax0.plot(np.where(far & (zlin < 0), zlin, np.nan), np.where(far, big_l, np.nan), color=c, ls="--", lw=1)
+        ax0.plot(zlin[near], small_l[near], color=c, ls=":", lw=1.3)
+        for zi, qi, bi, si in zip(zlin, ql, big_l, small_l):
+            rows.append({"panel": "a", "depth": D, "z": zi, "q": qi, "asymptote_large": bi if abs(zi) >= 1 else None,
+                         "asymptote_small": si})
+        # (b) q_D(z)/|z| over decades: -> 1 (D > 2, l1) but grows like log|z| for D = 2
         q = _q(D, z)
         big = large_asymptote(D, z) + asymptote_constant(D)
-        small = small_coefficient(D) * z**2
-        ax0.loglog(z, q, color=c, lw=2, label=f"q_D, {_label(D)}")
-        show = big > 0
-        ax0.loglog(z[show], big[show], color=c, ls="--", lw=1)
-        ax0.loglog(z, small, color=c, ls=":", lw=1)
-        for zi, qi, bi, si in zip(z, q, big, small):
-            rows.append({"panel": "a", "depth": D, "z": zi, "q": qi, "asymptote_large": bi, "asymptote_small": si})
+        axr.semilogx(z, q / z, color=c, lw=2, label=_label(D))
+        axr.semilogx(z[z >= 1], big[z >= 1] / z[z >= 1], color=c, ls="--", lw=1)
+        for zi, qi, bi in zip(z, q, big):
+            rows.append({"panel": "b", "depth": D, "z": zi, "q": qi, "q_over_z": qi / zi,
+                         "asymptote_large_over_z": bi / zi if zi >= 1 else None})
+        # (c) the constant term of the large-|z| expansion
         qt = _q(D, z_tail)
         diff = qt - large_asymptote(D, z_tail)
         ax1.semilogx(z_tail, diff, color=c, lw=2, label=_label(D))
         ax1.axhline(asymptote_constant(D), color=c, ls=":", lw=1)
         for zi, di in zip(z_tail, diff):
-            rows.append({"panel": "b", "depth": D, "z": zi, "q_minus_leading": di,
+            rows.append({"panel": "c", "depth": D, "z": zi, "q_minus_leading": di,
                          "constant_theory": asymptote_constant(D)})
 
         # independent reference at 30 digits
@@ -209,15 +222,23 @@ def run(ctx) -> Report:
 
     ax0.set_xlabel("z  (argument of the potential, dimensionless)")
     ax0.set_ylabel("q_D(z)")
-    ax0.set_title("(a) potentials q_D (solid); large-|z| asymptotes (dashed),\nsmall-z quadratic c_D z^2 (dotted)",
+    ax0.set_ylim(-0.2, 8)
+    ax0.set_title("(a) q_D (solid); large-|z| asymptotes with constant\n(dashed, |z| >= 1); "
+                  "quadratic c_D z^2 at 0 (dotted)", fontsize=9)
+    ax0.legend(fontsize=7, loc="upper center")
+    ax0.grid(True, alpha=0.3)
+    axr.set_xlabel("z")
+    axr.set_ylabel("q_D(z) / z")
+    axr.set_ylim(0, 3)
+    axr.set_title("(b) q_D(z)/z: -> 1 (the l1 norm) for D > 2,\n~ log(z/e) for D = 2; dashed: asymptotes / z",
                   fontsize=9)
-    ax0.legend(fontsize=8, loc="upper left")
-    ax0.grid(True, which="major", alpha=0.3)
+    axr.legend(fontsize=7, loc="upper left")
+    axr.grid(True, which="major", alpha=0.3)
     ax1.set_xlabel("z")
     ax1.set_ylabel("q_D(z) - leading asymptote")
-    ax1.set_title("(b) q_D minus |z|log(|z|/e) (D=2), |z| - (D/2)|z|^(2/D), |z| - ln|z| (inf);\n"
-                  "dotted: the constants 2, C_D = (D-2)(1-2^(-D/(D-2))), ln2 - 1", fontsize=9)
-    ax1.legend(fontsize=8)
+    ax1.set_title("(c) q_D minus |z|log(|z|/e) (D=2), |z| - (D/2)|z|^(2/D),\n|z| - ln|z| (inf); "
+                  "dotted: constants 2, C_D, ln2 - 1", fontsize=9)
+    ax1.legend(fontsize=7, loc="center right")
     ax1.grid(True, alpha=0.3)
     return Report(rows=tuple(rows), figure=fig, comparisons=tuple(comparisons), checks=tuple(checks))
 
