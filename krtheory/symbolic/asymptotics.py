@@ -1,0 +1,173 @@
+"""Asymptotics of q_D and Q: series at 0 and at infinity, C_D, the alpha -> 0 / oo limits and rates.
+
+THEORY.md sections 2 and 4.
+- At 0: ``h`` is expanded with ``sympy.series``, inverted order by order (series reversion:
+  ``u(z) = sum a_j z^j`` with ``h(u(z)) = z``), and ``q = int_0^z u``. Checked by composing back
+  with the parametric form (exact truncated-series identity) and, for D = 2, against
+  ``sympy.series`` of the closed form (a different algorithm).
+- At infinity (D > 2): in the edge variable ``e = 1 - u -> 0+``, ``z = e^(-p) - (2-e)^(-p)`` with
+  ``p = D/(D-2)``; the singular terms of ``q = u z - H(u)`` are ``z`` and ``-(D/2) e^(1-p)``, and
+  ``e^(1-p) ~ z^(2/D)``; the regular remainder tends to ``C_D``. For D = 2 SymPy's ``series`` at
+  ``oo`` of the closed form (asinh rewritten as log).
+- Limits of ``Q_alpha(b) = alpha^D q(b/alpha^D)`` (per coordinate, ``b > 0``; ``q`` is even).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .flow import FlowDerivation
+from .potential import PotentialDerivation
+from .steps import Recorder
+from .symbols import ALPHA_POS, B_POS, DELTA, D_SYM, Z_POS, e, u, z
+
+__all__ = ["AsymptoticsDerivation", "derive_asymptotics", "series_reversion"]
+
+
+@dataclass(frozen=True)
+class AsymptoticsDerivation:
+    series_zero: sp.Expr
+    series_infinity: sp.Expr
+    C_D: sp.Expr
+    limits: dict
+
+
+def _d_gt_2(expr, D):
+    """Encode D > 2 for SymPy's assumptions (D = 2 + delta, delta > 0) when D is symbolic."""
+    return expr.subs(D, 2 + DELTA) if D == D_SYM else expr
+
+
+def series_reversion(h_series, order):
+    """Coefficients of ``u(z)`` with ``h(u(z)) = z + O(z^(order+1))``; ``h_series`` a polynomial in u.
+
+    Solved order by order: the coefficient of ``z^j`` in ``h(u(z))`` is linear in ``a_j``.
+    """
+    a1 = sp.simplify(1 / h_series.coeff(u, 1))
+    U = a1 * z
+    for j in range(2, order + 1):
+        aj = sp.Symbol("a_j")
+        trial = U + aj * z ** j
+        comp = sp.expand(h_series.subs(u, trial))
+        cj = sp.Poly(comp, z).coeff_monomial(z ** j) if comp.has(z) else sp.Integer(0)
+        sol = sp.solve(sp.Eq(cj, 0), aj)
+        U = U + sp.factor(sp.simplify(sol[0])) * z ** j if sol else U
+    return U
+
+
+def _series_zero(rec: Recorder, fl: FlowDerivation, pot: PotentialDerivation, order: int):
+    D = fl.D
+    hs = sp.series(fl.link, u, 0, order + 1).removeO()
+    hs = sp.expand(hs)
+    U = series_reversion(hs, order - 1)               # q' = u(z) to z^(order-1)
+    w = sp.Symbol("w", real=True)
+    qs = sp.integrate(U.subs(z, w), (w, 0, z))
+    qs = sp.collect(sp.expand(qs), z, sp.factor)
+    # check: q_series(h(u)) = u h(u) - H(u) + O(u^(order+1)) (exact, truncated-series identity)
+    lhs = sp.series(qs.subs(z, hs), u, 0, order + 1).removeO()
+    rhs = sp.series(pot.parametric[1], u, 0, order + 1).removeO()
+    rec.equal(f"series at 0: q(h(u)) = u h(u) - H(u) + O(u^{order + 1})", sp.expand(lhs), sp.expand(rhs),
+              numeric=False, detail=f"series reversion of h to order {order - 1}, then q = int_0^z h^{{-1}}")
+    if pot.potential is not None:
+        direct = sp.series(pot.potential, z, 0, order + 1).removeO()
+        rec.equal("series at 0 agrees with sympy.series of the closed form", qs, direct, numeric=False,
+                  detail="two algorithms: reversion of the link vs. expansion of q")
+        rec.equal("q(z) = z^2/4 - z^4/192 + ... (THEORY.md s2)", qs.coeff(z, 2) * z ** 2 + qs.coeff(z, 4) * z ** 4,
+                  z ** 2 / 4 - z ** 4 / 192, numeric=False)
+    else:
+        c2 = (D - 2) / (4 * D)
+        c4 = -(D - 2) * (D - 1) * (3 * D - 4) / (96 * D ** 3)
+        rec.equal("q_D(z) = ((D-2)/(4D)) z^2 - ((D-2)(D-1)(3D-4)/(96 D^3)) z^4 + ... (THEORY.md s4)",
+                  qs.coeff(z, 2) * z ** 2 + qs.coeff(z, 4) * z ** 4, c2 * z ** 2 + c4 * z ** 4, numeric=False)
+    return qs + sp.O(z ** (order + 1))
+
+
+def _series_infinity_d2(rec: Recorder, pot: PotentialDerivation, order: int):
+    q = pot.potential.subs(z, Z_POS).rewrite(sp.log)
+    ser = sp.series(q, Z_POS, sp.oo, max(order, 5))
+    main = sp.expand(sp.expand_log(sp.expand(ser.removeO()), force=True))
+    expected = Z_POS * sp.log(Z_POS) - Z_POS + 2 - 1 / Z_POS + 1 / (2 * Z_POS ** 3)
+    rec.limit("series at oo: z^4 (series - (z log z - z + 2 - 1/z + 1/(2 z^3))) -> 0 (THEORY.md s2)",
+              Z_POS ** 4 * (main - expected), Z_POS, sp.oo, 0,
+              detail="sympy.series at oo of the closed form (asinh rewritten as log); z > 0, q even")
+    rec.limit("series at oo is the expansion of q: z^4 (q - series) -> 0", Z_POS ** 4 * (q - main), Z_POS, sp.oo, 0)
+    rec.limit("constant term: lim_{z->oo} q(z) - z log z + z = 2", q - Z_POS * sp.log(Z_POS) + Z_POS, Z_POS, sp.oo, 2)
+    # q is even: the expansion holds with |z|; truncated after the last term SymPy returned
+    return main.subs(Z_POS, sp.Abs(z)), sp.Integer(2)
+
+
+def _series_infinity_power(rec: Recorder, fl: FlowDerivation, pot: PotentialDerivation):
+    D = fl.D
+    pp = D / (D - 2)
+    ze = pot.parametric[0].subs(u, 1 - e)
+    qe = pot.parametric[1].subs(u, 1 - e)
+    # remove the singular terms z and -(D/2) e^(1-p): what is left is regular at e = 0
+    rho = e * (2 - e) ** (-pp) - (D - 2) / 2 * ((2 - e) ** (-2 / (D - 2)) - 2)
+    rec.equal("edge variable e = 1-u: q - z + (D/2) e^(1-p) = e (2-e)^(-p) - ((D-2)/2)((2-e)^(-2/(D-2)) - 2)",
+              _d_gt_2(qe - ze + D / 2 * e ** (1 - pp), D), _d_gt_2(rho, D), positive_bases=True,
+              domains={"e": (0.05, 0.95)},
+              detail="z = e^(-p) - (2-e)^(-p), q = (1-e) z - H(1-e); bases e, 2 - e > 0")
+    C = sp.simplify(_d_gt_2(rho.subs(e, 0), D))
+    if D == D_SYM:
+        C = sp.simplify(C.subs(DELTA, D - 2))
+    CD_ref = (D - 2) * (1 - 2 ** (-pp))
+    rec.limit("C_D = lim_{e->0+} of the regular part", _d_gt_2(rho, D), e, 0, _d_gt_2(CD_ref, D), direction="+",
+              detail="C_D = (D-2)(1 - 2^(-D/(D-2))) (THEORY.md s4)")
+    rec.limit("z -> oo as e -> 0+ (1/z -> 0)", _d_gt_2(1 / ze, D), e, 0, 0, direction="+")
+    # the gauge e^(1-p) against z^(2/D): (D/2)(e^(1-p) - z^(2/D)) -> 0
+    rec.limit("(D/2)(e^(1-p) - z(e)^(2/D)) -> 0 as e -> 0+, so q = |z| - (D/2)|z|^(2/D) + C_D + o(1)",
+              _d_gt_2(D / 2 * (e ** (1 - pp) - ze ** (2 / D)), D), e, 0, 0, direction="+",
+              domains={"delta": (0.3, 4.0), "D": (2.3, 6.0)})
+    return sp.Abs(z) - D / 2 * sp.Abs(z) ** (2 / D) + CD_ref, CD_ref
+
+
+def _alpha_limits(rec: Recorder, fl: FlowDerivation, pot: PotentialDerivation, qs0, qinf, CD):
+    a, bp = ALPHA_POS, B_POS
+    D = fl.D
+    lim = {}
+    if pot.potential is not None:
+        Q = a ** 2 * pot.potential.subs(z, bp / a ** 2)
+        rec.limit("alpha -> oo: alpha^2 Q_alpha(b) -> b^2/4 (kernel regime, l2)", a ** 2 * Q, a, sp.oo, bp ** 2 / 4)
+        rec.limit("rate at alpha -> oo: alpha^6 (Q - b^2/(4 alpha^2)) -> -b^4/192, i.e. O(alpha^-6)",
+                  a ** 6 * (Q - bp ** 2 / (4 * a ** 2)), a, sp.oo, -bp ** 4 / 192)
+        rec.limit("alpha -> 0: Q_alpha(b)/log(1/alpha^2) -> |b| (rich regime, l1)", Q / sp.log(1 / a ** 2), a, 0, bp,
+                  direction="+", detail="b > 0; q is even")
+        rec.limit("rate at alpha -> 0: Q_alpha(b) - |b| log(1/alpha^2) -> |b| log|b| - |b| (only logarithmic)",
+                  Q - bp * sp.log(1 / a ** 2), a, 0, bp * sp.log(bp) - bp, direction="+")
+        lim["alpha_to_infinity"] = sp.Eq(sp.Limit(a ** 2 * sp.Symbol("Q_alpha"), a, sp.oo), bp ** 2 / 4, evaluate=False)
+        lim["alpha_to_zero"] = sp.Eq(sp.Limit(sp.Symbol("Q_alpha") / sp.log(1 / a ** 2), a, 0, "+"), sp.Abs(bp), evaluate=False)
+        lim["rate_alpha_to_infinity"] = -bp ** 4 / (192 * a ** 6)
+        lim["rate_alpha_to_zero"] = (bp * sp.log(bp) - bp) / sp.log(1 / a ** 2)
+    else:
+        c2 = qs0.removeO().coeff(z, 2)
+        c4 = qs0.removeO().coeff(z, 4)
+        trunc = c2 * z ** 2 + c4 * z ** 4
+        Qs = a ** D * trunc.subs(z, bp / a ** D)
+        rec.limit("alpha -> oo: alpha^D Q_alpha^D(b) -> ((D-2)/(4D)) b^2 (kernel regime, l2)",
+                  _d_gt_2(a ** D * Qs, D), a, sp.oo, _d_gt_2((D - 2) / (4 * D) * bp ** 2, D),
+                  detail="from the series at 0 (b/alpha^D -> 0); the O(z^6) remainder contributes O(alpha^(-4D))")
+        rec.equal("relative correction at alpha -> oo is (c4/c2) b^2 alpha^(-2D): Theta(alpha^(-2D))",
+                  sp.expand(a ** D * Qs / (c2 * bp ** 2)), 1 + (c4 / c2) * bp ** 2 * a ** (-2 * D),
+                  positive_bases=True, numeric=True)
+        Qinf = sp.expand(a ** D * qinf.subs(z, bp / a ** D))
+        gap_expected = bp - D / 2 * a ** (D - 2) * bp ** (2 / D) + CD * a ** D
+        rec.equal("alpha -> 0: Q_alpha^D(b) = |b| - (D/2) alpha^(D-2) |b|^(2/D) + C_D alpha^D + o(alpha^D)",
+                  Qinf, gap_expected, positive_bases=True,
+                  detail="alpha^D (z - (D/2) z^(2/D) + C_D) at z = b/alpha^D (b > 0, q even)")
+        rec.limit("alpha -> 0: the gap (D/2) alpha^(D-2) |b|^(2/D) -> 0 (rich regime, l1; polynomial rate)",
+                  _d_gt_2(D / 2 * a ** (D - 2) * bp ** (2 / D), D), a, 0, 0, direction="+")
+        lim["alpha_to_infinity"] = sp.Eq(sp.Limit(a ** D * sp.Symbol("Q_alpha"), a, sp.oo), (D - 2) / (4 * D) * bp ** 2, evaluate=False)
+        lim["alpha_to_zero"] = sp.Eq(sp.Limit(sp.Symbol("Q_alpha"), a, 0, "+"), sp.Abs(bp), evaluate=False)
+        lim["rate_alpha_to_infinity"] = (c4 / c2) * bp ** 2 * a ** (-2 * D)
+        lim["rate_alpha_to_zero"] = -D / 2 * a ** (D - 2) * bp ** (2 / D)
+    return lim
+
+
+def derive_asymptotics(rec: Recorder, fl: FlowDerivation, pot: PotentialDerivation, order: int) -> AsymptoticsDerivation:
+    qs0 = _series_zero(rec, fl, pot, order)
+    if fl.D == 2:
+        qinf, CD = _series_infinity_d2(rec, pot, order)
+    else:
+        qinf, CD = _series_infinity_power(rec, fl, pot)
+    lim = _alpha_limits(rec, fl, pot, qs0, qinf, CD)
+    return AsymptoticsDerivation(qs0, qinf, CD, lim)
