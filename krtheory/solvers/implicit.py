@@ -202,12 +202,19 @@ def implicit_bias_solution(X, y, alpha=None, depth=2, *, log_alpha=None, tol: fl
         # far on the rich side (L = -2 log alpha > 200) the limit model is exact in float as soon as
         # L * margin > ~40; it is used when its own error bound is below eps, else the direct Newton
         tried = la < -100.0
+        nu0 = None
         if tried:
             ares = _asymptotic_l1_exp(X, y, la, tol, max_iter)
             if ares is not None and ares.success and ares.info["model_error"] <= _EPS:
                 return ares
+            if ares is not None and ares.success:
+                # small certificate margin: the limit point is not exact but is an excellent start
+                # (support already on its scale; the capped steps from the ray would need ~L/30)
+                nu0 = ares.dual
         model = _ExpModel(2.0 * la, 0.0)
-        nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter, _ray_start(X, y, model, beta_l2))
+        if nu0 is None:
+            nu0 = _ray_start(X, y, model, beta_l2)
+        nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter, nu0)
         res = _finish(X, y, model, nu, u, beta, nit, status, msg, info)
         if not res.success and la < 0 and not tried:
             ares = _asymptotic_l1_exp(X, y, la, tol, max_iter)

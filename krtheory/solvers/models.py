@@ -197,6 +197,8 @@ class _LimitModel:
     value = ((D-2)/2) sum eta^-k (k = 2/(D-2)): its gradient in mu is X_S beta - y.
     """
 
+    qr_solve = True  # weights eta^-(p+1) span many orders: do not form the Hessian
+
     def __init__(self, depth, signs):
         self.p = depth / (depth - 2.0)
         self.k = 2.0 / (depth - 2.0)
@@ -235,6 +237,7 @@ class _LimitExpModel:
     """
 
     max_du = 30.0
+    qr_solve = True  # weights e^v span many orders: do not form the Hessian
 
     def __init__(self, signs):
         self.s = signs

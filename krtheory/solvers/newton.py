@@ -26,9 +26,12 @@ def _newton_step_qr(X, lw, g):
     the weights span 1e16 and the explicitly formed Hessian loses the step's digits.  Twice the
     flops of the syrk path; used by the edge-variable refinement.
     """
+    n, d = X.shape
+    if d < n:  # W^(1/2) X^T cannot have full column rank: the ridged normal equations decide
+        return _newton_step(X, lw, g)
     m = float(np.max(lw))
     A = (X * np.sqrt(np.exp(lw - m))).T
-    R = sla.qr(A, mode="r", check_finite=False)[0][: X.shape[0]]
+    R = sla.qr(A, mode="r", check_finite=False)[0][:n]
     dR = np.abs(np.diag(R))
     if dR.size and np.min(dR) > X.shape[0] * _EPS * np.max(dR):
         z = sla.solve_triangular(R, -g, trans="T", check_finite=False)
