@@ -520,3 +520,23 @@ def test_dot2_is_twice_working_precision():
         exact = sum(Fraction(a) * Fraction(b) for a, b in zip(X[:, j], v))
         terms = float(sum(abs(Fraction(a) * Fraction(b)) for a, b in zip(X[:, j], v)))
         assert abs(float(Fraction(hi[j]) + Fraction(lo[j]) - exact)) <= 10 * EPS**2 * terms
+
+
+def test_d2_small_margin_far_rich_side_warm_starts_from_the_limit_point():
+    # certificate margin 4e-4 at L = 3000: the limit model is not exact (off-support weights
+    # exp(-L m) ~ e^-1 matter), so the log-space Newton finishes from the limit point.  Reference:
+    # the same problem's log-space Newton run from the ray start with many more iterations.
+    from krtheory.solvers.models import _ExpModel
+    from krtheory.solvers.newton import _dual_newton, _ray_start
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((11, 80))
+    rng.choice(80, 3, replace=False), rng.standard_normal(3)  # (draws kept: they fix this instance)
+    y = X @ rng.standard_normal(80)
+    assert min_l1_interpolator(X, y).info["margin"] < 1e-3
+    r = implicit_bias_solution(X, y, depth=2, log_alpha=-1500.0)
+    assert r.success and r.info["regime"] == "newton" and r.kkt_residual < 1e-12
+    model = _ExpModel(-3000.0, 0.0)
+    nu, u, beta, nit, status, msg = _dual_newton(X, y, model, 1e-12, 3000, _ray_start(X, y, model, np.linalg.pinv(X) @ y))
+    assert status == "converged"
+    assert _rel(r.x, beta) < 1e-10  # two log-space runs, u ~ 3000: ~eps * 3000 * cond each
