@@ -9,9 +9,10 @@
 - ``K-linearized``: the linearized model's flow converges to beta*_l2 (witness:
   ``krtheory.dynamics.linearized_flow`` when the engine provides it, else scipy's Radau on the
   linear ODE).
-- ``K-gap``: max_t ||w(t) - w_lin(t)|| / ||w(0)|| = Theta(alpha^{-2D}) (witness: the engine's
-  ``lazy_distance`` when provided, else scipy's DOP853 in delta-coordinates against the linearized
-  flow in closed form).
+- ``K-gap``: max_t ||w(t) - w_lin(t)|| / ||w(0)|| = Theta(alpha^{-2D}) (witness: scipy's DOP853
+  in delta-coordinates at rtol 1e-12 against the linearized flow in closed form; the engine's
+  ``lazy_distance`` has an accuracy floor of ~3e-7 in this quantity (measured at alpha = 8, 16 for
+  D = 2), which would bend the slope, so it is compared with scipy only at the smallest alpha).
 
 Predictions for movement and kernel change (derived here): the flow conserves w+ w- (D = 2) or
 w+^{2-D} + w-^{2-D} (D > 2) and ends at beta_alpha = argmin Q_alpha^D, so each coordinate's end
@@ -300,12 +301,17 @@ def _gap_scipy(p, a, D, c=2.0, n_times=200):
 
 
 def _gap(ctx, p, a, D):
+    return ctx.memo(("gap-scipy", p.key, a, D), lambda: _gap_scipy(p, a, D))
+
+
+def _engine_gap(ctx, p, a, D):
+    """The dynamics engine's own measurement (``lazy_distance``), or None if it has none."""
     try:
         from krtheory.dynamics import lazy_distance
     except ImportError:
-        return ctx.memo(("gap-scipy", p.key, a, D), lambda: _gap_scipy(p, a, D))
+        return None
     res = ctx.memo(("lazy", p.key, a, D, ctx.device), lambda: lazy_distance(p.X, p.y, a, D, device=ctx.device))
-    return float(np.max(np.asarray(res.trajectory_gap))), "krtheory.dynamics.lazy_distance"
+    return float(np.max(np.asarray(res.trajectory_gap)))
 
 
 GAP_ALPHAS = {2: (4.0, 8.0, 16.0), 3: (2.0, 4.0, 8.0)}
@@ -318,8 +324,16 @@ def _gap_check(inst: Instance, ctx, *, exponent_factor: float = 1.0):
     gaps = [v[0] for v in vals]
     slope = _slope(alphas, gaps)
     order = -2 * D * exponent_factor
-    return evidence([SubCheck(f"|log-log slope of the trajectory gap - ({order:g})|", abs(slope - order), 0.05)],
-                    metrics={"slope": slope, "gaps": gaps, "witness": vals[0][1]})
+    subs = [SubCheck(f"|log-log slope of the trajectory gap - ({order:g})|", abs(slope - order), 0.05)]
+    metrics = {"slope": slope, "gaps": gaps, "witness": vals[0][1]}
+    eng = _engine_gap(ctx, p, alphas[0], D)
+    if eng is not None:
+        # the engine's lazy_distance at the smallest alpha, where its gap (~1e-5 .. 1e-4) is far above
+        # its integration floor (~3e-7 relative to ||w0||, measured): must agree with scipy to 1e-6
+        subs.append(SubCheck("|engine lazy_distance gap / scipy gap - 1| at the smallest alpha",
+                             abs(eng / gaps[0] - 1.0), 1e-6))
+        metrics["engine_gap_smallest_alpha"] = eng
+    return evidence(subs, metrics=metrics)
 
 
 register(Claim(
