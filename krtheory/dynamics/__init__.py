@@ -6,6 +6,7 @@ in its own parameters and never uses the derived closed forms, potentials or sol
 """
 from .descent import gradient_descent
 from .flow import gradient_flow, width_flow
+from .linearized import lazy_distance, linearized_flow
 from .result import FlowResult, LazyDistance, LinearizedResult
 
-__all__ = ["gradient_flow", "gradient_descent", "width_flow", "FlowResult", "LinearizedResult", "LazyDistance"]
+__all__ = ["gradient_flow", "gradient_descent", "linearized_flow", "lazy_distance", "width_flow", "FlowResult", "LinearizedResult", "LazyDistance"]

@@ -142,7 +142,8 @@ def integrate(model, *, method, rtol, atol, tol_rr, t_max, max_steps, history, y
             y = st.s if full else st.s.index_select(0, idx)
             f0 = f if full else f.index_select(0, idx)
             t0 = st.t if full else st.t.index_select(0, idx)
-            hh = h if full else h.index_select(0, idx)
+            # a copy: h is updated in place below, and t must advance by the step actually taken
+            hh = h.clone() if full else h.index_select(0, idx)
             hh = torch.minimum(hh, torch.as_tensor(t_max, dtype=dt, device=dev) - t0) if math.isfinite(t_max) else hh
             at = atol if full else atol.index_select(0, idx)
             if use_ros and stiff_name == "ros2":
