@@ -83,7 +83,9 @@ def _tangent_check(inst: Instance, ctx, *, alpha_factor: float = 1.0):
     K_pred = factor * (p.X @ p.X.T)
     subs = [SubCheck("||K_autograd - 2 D^2 alpha^{2(D-1)} X X^T||_F / ||.||_F",
                      float(np.linalg.norm(K_emp - K_pred) / np.linalg.norm(K_pred)), 1e-13)]
-    sym = _symbolic_kernel_factor(D, a * alpha_factor)
+    # the symbolic derivation is cached per depth; a new real depth costs ~14 s of SymPy, so the
+    # symbolic factor is compared at the integer depths the other claims derive anyway
+    sym = _symbolic_kernel_factor(D, a * alpha_factor) if D in (2.0, 3.0, 4.0) else None
     if sym is not None:
         subs.append(SubCheck("|symbolic factor / claimed factor - 1|", abs(sym / factor - 1.0), 1e-13))
     return evidence(subs, metrics={"symbolic_checked": sym is not None})
