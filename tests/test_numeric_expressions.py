@@ -121,4 +121,16 @@ def test_rewrites_equal_symbolic_derivation(D):
             for x in (0.01, 1.0, 30.0):
                 assert abs(diff(mp.mpf(x))) < 1e-40
                 n += 1
+    # the derived parametric potential (z(u), q(u)) = (h(u), u h(u) - H(u)): our q at z(u)
+    par = formulas.get("potential_parametric")
+    if isinstance(par, sp.Tuple) and len(par) == 2 and len(par.free_symbols) == 1:
+        (uu,) = par.free_symbols
+        fz, fq = (sp.lambdify(uu, c, modules="mpmath") for c in par)
+        with mp.workdps(60):
+            for x in (0.05, 0.3, 0.6, 0.9):
+                zv = float(fz(mp.mpf(x)))
+                # q at the float z(u): the rounding of z moves q by <= cond * eps = 2 * 1.1e-16
+                ref = fq(mp.mpf(x)) + (mp.mpf(zv) - fz(mp.mpf(x))) * mp.mpf(x)
+                assert abs(P.q(zv) - ref) <= 1e-14 * abs(ref), ("potential_parametric", D, x)
+                n += 1
     assert n > 0, f"no comparable formula in derive({D}).formulas: {sorted(formulas)}"
