@@ -35,6 +35,8 @@ _EXPORTS = {
     "gradient_descent": "krtheory.dynamics",
     "linearized_flow": "krtheory.dynamics",
     "FlowResult": "krtheory.dynamics",
+    "width_flow": "krtheory.dynamics",
+    "lazy_distance": "krtheory.dynamics",
     # symbolic
     "derive": "krtheory.symbolic",
     # claims and property checks
