@@ -282,9 +282,11 @@ def _gap_scipy(p, a, D, c=2.0, n_times=200):
 
     def rhs(t, s):
         dp, dm = s[:d], s[d:]
-        g = X.T @ (X @ beta(dp, dm) - y)
-        k = c * D * a ** (D - 2)
-        return np.concatenate([-k * np.exp((D - 1) * np.log1p(dp)) * g, k * np.exp((D - 1) * np.log1p(dm)) * g])
+        # a rejected trial stage may step past delta = -1 (NaN); the integrator then shrinks the step
+        with np.errstate(invalid="ignore"):
+            g = X.T @ (X @ beta(dp, dm) - y)
+            k = c * D * a ** (D - 2)
+            return np.concatenate([-k * np.exp((D - 1) * np.log1p(dp)) * g, k * np.exp((D - 1) * np.log1p(dm)) * g])
 
     A = _lin_matrix(p, a, D)
     lam, V = np.linalg.eigh(c * (A @ A.T))
