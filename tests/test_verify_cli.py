@@ -68,3 +68,17 @@ def test_list(toys, capsys):
     assert _verify("--list") == 0
     out = capsys.readouterr().out
     assert "toy-fail" in out and "unconfirmed" in out
+
+
+def test_real_claim_reports_bound_conservativeness(tmp_path, capsys):
+    # T2-kernel runs the solver only (~0.3 s): the table, the bound-vs-needed lines and the JSON metrics
+    assert _verify("--claim", "T2-kernel", "--json", str(tmp_path / "k.json")) == 0
+    out = capsys.readouterr().out
+    assert "T2-kernel" in out and "Theorem 2" in out and "conservative by" in out
+    rep = json.loads((tmp_path / "k.json").read_text())
+    (claim,) = rep["claims"]
+    assert claim["verdict"] == "pass" and claim["examples_run"] == 4
+    m = claim["instances"][0]["metrics"]
+    # the kernel bound is sufficient, so it asks for at least the alpha actually needed
+    assert m["log10_alpha_bound"] >= m["log10_alpha_needed"]
+    assert m["conservativeness_log10"] == pytest.approx(m["log10_alpha_bound"] - m["log10_alpha_needed"])

@@ -441,6 +441,25 @@ def format_table(report: Report) -> str:
     return "\n".join(out)
 
 
+def format_bounds(report: Report) -> str:
+    """How conservative each threshold bound is: log10(alpha_bound) - log10(alpha_needed) per instance."""
+    out = []
+    for r in report.results:
+        rows = [o for o in r.outcomes if "conservativeness_log10" in o.evidence.metrics]
+        if not rows:
+            continue
+        out.append(f"{r.claim.id} ({r.claim.source}): bound alpha vs alpha actually needed")
+        for o in rows:
+            m = o.evidence.metrics
+            lab = o.instance.label or repr(o.instance)
+            c = m["conservativeness_log10"]
+            verdict = (f"conservative by {abs(c):.3g} decades" if math.isfinite(c)
+                       else "no threshold: the conclusion holds out to |log alpha| = 60")
+            out.append(f"  {lab:22s} eps {m['eps']:<6.3g} log10 alpha_bound {m['log10_alpha_bound']:9.4g}  "
+                       f"log10 alpha_needed {m['log10_alpha_needed']:9.4g}  {verdict}")
+    return "\n".join(out)
+
+
 def format_details(report: Report) -> str:
     """Failures (with counterexample and how to reproduce) and inconclusive runs (with rates)."""
     out = []
@@ -565,6 +584,10 @@ def main(args) -> int:
     finally:
         bar.close()
     print(format_table(report))
+    bounds = format_bounds(report)
+    if bounds:
+        print()
+        print(bounds)
     details = format_details(report)
     if details:
         print()
