@@ -332,9 +332,10 @@ def _gap_check(inst: Instance, ctx, *, exponent_factor: float = 1.0):
     metrics = {"slope": slope, "gaps": gaps, "witness": vals[0][1]}
     eng = _engine_gap(ctx, p, alphas[0], D)
     if eng is not None:
-        # reported, not judged: the engine's lazy_distance agrees with scipy to ~1e-10 relative where
-        # the gap is large, but has a floor of a few 1e-7 (relative to ||w0||) at larger alpha and
-        # drifts by up to ~2e-5 relative on some drawn problems (an engine accuracy matter)
+        # reported, not judged: the engine's lazy_distance agrees with scipy to 1e-10 .. 2e-5 relative
+        # at the smallest alpha (the two take the max over different time grids: the engine's accepted
+        # steps vs 200 log-spaced times), but has a floor of a few 1e-7 (relative to ||w0||) at
+        # larger alpha (measured at alpha = 8, 16, D = 2), which would bend the slope
         metrics["engine_gap_smallest_alpha"] = eng
         metrics["engine_vs_scipy_rel"] = abs(eng / gaps[0] - 1.0)
     return evidence(subs, metrics=metrics)
