@@ -49,7 +49,7 @@ def test_default_step_converges_batched(prob):
     Xs = np.stack([X] + [rng.standard_normal((4, 10)) for _ in range(3)])
     ys = np.stack([y] + [Xs[k] @ rng.standard_normal(10) for k in range(1, 4)])
     for D in (2, 3):
-        r = gradient_descent(Xs, ys, np.array([0.1, 0.5, 1.0, 2.0]), D)
+        r = gradient_descent(Xs, ys, np.array([0.3, 0.5, 1.0, 2.0]), D)
         assert np.all(r.status == "converged"), r.message
         # the reported loss is the loss of the returned beta (sum normalization): residuals of
         # ~1e-10 recomputed in NumPy differ by rounding, ~eps (||X|| ||beta|| + ||y||) each.

@@ -33,7 +33,7 @@ def dual_newton_d2(X, y, scale, tilt, log_scale=None, nu0=None, _return_nu=False
     if np.min(lc) < -20 and nu0 is None:
         # continuation in log c (warm starts): Newton from nu = 0 overshoots at extreme scales
         nu0 = np.zeros(n)
-        for l in np.arange(0.0, float(np.min(lc)), -5.0):
+        for l in np.arange(0.0, float(np.min(lc)), -20.0):
             nu0 = dual_newton_d2(X, y, None, tilt, log_scale=np.maximum(lc, l), nu0=nu0, _return_nu=True)
     nu = np.zeros(n) if nu0 is None else nu0.copy()
 
@@ -56,6 +56,8 @@ def dual_newton_d2(X, y, scale, tilt, log_scale=None, nu0=None, _return_nu=False
         t, f0 = 1.0, f(nu)
         while not f(nu - t * step) <= f0 - 0.25 * t * (g @ step) and t > 1e-12:
             t /= 2
+        if t <= 1e-12:  # no further decrease representable: converged to rounding
+            break
         nu = nu - t * step
     return nu if _return_nu else two_c_sinh(X.T @ nu + tilt)
 

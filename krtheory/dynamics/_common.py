@@ -72,6 +72,8 @@ class Problem:
     B: int
     n: int
     d: int
+    X64: np.ndarray | None = None  # the validated float64 input (B, n, d), before any dtype cast
+    y64: np.ndarray | None = None
 
 
 def _is_tensor(a) -> bool:
@@ -126,7 +128,7 @@ def prepare_problem(X, y, alpha, depth, *, device, dtype, log_alpha=None) -> Pro
     Xt = torch.as_tensor(np.array(Xn), dtype=dtype, device=dev)
     yt = torch.as_tensor(np.array(yn), dtype=dtype, device=dev)
     lt = torch.as_tensor(np.array(la), dtype=torch.float64, device=dev).to(dtype)
-    return Problem(Xt, yt, lt, D, batched, B, n, d)
+    return Problem(Xt, yt, lt, D, batched, B, n, d, np.asarray(Xn), np.asarray(yn))
 
 
 def prepare_init(init, prob: Problem, dtype, device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -70,19 +70,20 @@ def initial_step(model, s0, f0, atol, rtol, order=5):
     The state scale is taken as at least ``atol / rtol`` (the model's natural size of change) so
     that a zero initial state (log or delta coordinates) does not force a microscopic first step.
     """
+    TINY, BIG = torch.finfo(s0.dtype).tiny, torch.finfo(s0.dtype).max / 16
     scale_floor = (atol / rtol).unsqueeze(-1)
     sc = atol.unsqueeze(-1) + rtol * s0.abs()
     rms = lambda v: torch.sqrt((v ** 2).mean(-1))  # noqa: E731
     d0 = rms(torch.maximum(s0.abs(), scale_floor) / sc)
     d1 = rms(f0 / sc)
-    h0 = torch.where((d0 > 1e-5) & (d1 > 1e-5), 0.01 * d0 / d1.clamp_min(1e-300), torch.full_like(d0, 1e-6))
-    h0 = torch.nan_to_num(h0, nan=1e-6, posinf=1e300).clamp(1e-300, 1e300)
+    h0 = torch.where((d0 > 1e-5) & (d1 > 1e-5), 0.01 * d0 / d1.clamp_min(TINY), torch.full_like(d0, 1e-6))
+    h0 = torch.nan_to_num(h0, nan=1e-6, posinf=BIG).clamp(TINY, BIG)
     f1, _ = model.rhs(s0 + h0.unsqueeze(-1) * f0)
     d2 = rms((f1 - f0) / sc) / h0
     m = torch.maximum(d1, d2)
-    h1 = torch.where(m > 1e-15, (0.01 / m.clamp_min(1e-300)) ** (1.0 / order), torch.maximum(1e-6 * torch.ones_like(h0), h0 * 1e-3))
-    h1 = torch.nan_to_num(h1, nan=1e-6, posinf=1e300)
-    return torch.minimum(100 * h0, h1).clamp(1e-300, 1e300)
+    h1 = torch.where(m > 1e-15, (0.01 / m.clamp_min(TINY)) ** (1.0 / order), torch.maximum(1e-6 * torch.ones_like(h0), h0 * 1e-3))
+    h1 = torch.nan_to_num(h1, nan=1e-6, posinf=BIG)
+    return torch.minimum(100 * h0, h1).clamp(TINY, BIG)
 
 
 def integrate(model, *, method, rtol, atol, tol_rr, t_max, max_steps, history, ynorm, xnorm,
@@ -165,7 +166,7 @@ def integrate(model, *, method, rtol, atol, tol_rr, t_max, max_steps, history, y
             fac = 0.9 * err.clamp_min(1e-10) ** (-1.0 / q)
             fac = torch.where(acc, fac.clamp(0.2, 5.0), fac.clamp(0.1, 0.9))
             fac = torch.where(torch.isfinite(err), fac, torch.full_like(fac, 0.1))
-            h_new = (hh * fac).clamp(max=1e300)
+            h_new = (hh * fac).clamp(max=torch.finfo(dt).max / 16)
             h.index_copy_(0, idx, torch.where(hh > 0, h_new, h.index_select(0, idx)))
             a = torch.nonzero(acc).squeeze(-1)
             rj = torch.nonzero(~acc).squeeze(-1)
@@ -173,7 +174,7 @@ def integrate(model, *, method, rtol, atol, tol_rr, t_max, max_steps, history, y
                 st.rejected.index_add_(0, idx[rj], torch.ones_like(rj))
                 # a step this small relative to t cannot change t: the integration is stuck
                 r_idx = idx[rj]
-                under = h.index_select(0, r_idx) <= 4 * eps * st.t.index_select(0, r_idx).abs().clamp_min(1e-300)
+                under = h.index_select(0, r_idx) <= 4 * eps * st.t.index_select(0, r_idx).abs().clamp_min(torch.finfo(dt).tiny)
                 if bool(under.any()):
                     st.status[r_idx[under]] = UNDERFLOW
             if a.numel() == 0:
@@ -202,9 +203,10 @@ def integrate(model, *, method, rtol, atol, tol_rr, t_max, max_steps, history, y
                         wi = ai[due]
                         # Switch only if finishing at the stability-pinned DP5 step would take
                         # long: remaining steps ~ log(rr / tol) / (rate * h).
-                        rate = torch.log(rr_mark[wi] / st.rr[wi].clamp_min(1e-300)) / (st.t[wi] - t_mark[wi]).clamp_min(1e-300)
-                        need = torch.log(st.rr[wi].clamp_min(1e-300) / tol_rr[wi].clamp_min(1e-300)).clamp_min(0.0)
-                        remaining = need / (rate.clamp_min(1e-300) * h[wi])
+                        tiny = torch.finfo(dt).tiny
+                        rate = torch.log(rr_mark[wi] / st.rr[wi].clamp_min(tiny)) / (st.t[wi] - t_mark[wi]).clamp_min(tiny)
+                        need = torch.log(st.rr[wi].clamp_min(tiny) / tol_rr[wi].clamp_min(tiny)).clamp_min(0.0)
+                        remaining = need / (rate.clamp_min(tiny) * h[wi])
                         sw = (rate <= 0) | (remaining > STIFF_REMAINING_STEPS)
                         st.used_ros[wi[sw]] = True
                         st.stiff_time[wi[sw]] = st.t[wi[sw]]

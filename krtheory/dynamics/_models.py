@@ -100,7 +100,7 @@ class DiagonalModel:
         amax = torch.maximum(self.Ap.amax(-1), self.Am.amax(-1))
         s = beta_ref_inf / (self.D * amax)
         s = torch.clamp(torch.nan_to_num(s, nan=1.0, posinf=1.0), max=1.0)
-        s = torch.clamp(s, min=1e-200)
+        s = torch.clamp(s, min=torch.finfo(s.dtype).tiny ** 0.5)
         if self.coordinates == "raw":
             s = s * torch.exp(torch.maximum(self.Lp.amax(-1), self.Lm.amax(-1)))
         return s
@@ -335,7 +335,7 @@ class WidthModel:
 
     def state_scale(self, beta_ref_inf):
         rms = torch.sqrt((self.U0 ** 2 + self.V0 ** 2).flatten(1).mean(-1) / 2)
-        return rms.clamp_min(1e-200)
+        return rms.clamp_min(torch.finfo(rms.dtype).tiny ** 0.5)
 
     def _split(self, s):
         half = self.d * self.k

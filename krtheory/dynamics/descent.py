@@ -58,7 +58,7 @@ def _default_step(model: DiagonalModel, beta_l2_norm: torch.Tensor) -> torch.Ten
     xn2 = torch.linalg.matrix_norm(model.X, ord=2) ** 2
     lam_end = c * 2 * D * D * (beta_l2_norm + amax) ** ((2 * D - 2) / D) * xn2
     lam0 = _init_curvature(model).clamp_min(0)
-    return 1.0 / torch.maximum(lam_end, lam0).clamp_min(1e-300)
+    return 1.0 / torch.maximum(lam_end, lam0).clamp_min(torch.finfo(lam0.dtype).tiny)
 
 
 def gradient_descent(X, y, alpha=None, depth=2, *, log_alpha=None, step=None, loss="sum", init=None,
@@ -97,7 +97,7 @@ def _gradient_descent(X, y, alpha, depth, log_alpha, step, loss, init, tol, max_
     la = prob.log_alpha.unsqueeze(-1)
     model = DiagonalModel(prob.X, prob.y, la + lu, la + lv, prob.depth, c, "delta")
     B = prob.B
-    Xn, yn = prob.X.cpu().numpy(), prob.y.cpu().numpy()
+    Xn, yn = prob.X64, prob.y64
     _beta_l2_inf(Xn, yn, check_range)
     bl2 = torch.as_tensor([np.linalg.norm(np.linalg.lstsq(Xn[b], yn[b], rcond=None)[0]) for b in range(B)],
                           dtype=dtype, device=dev)

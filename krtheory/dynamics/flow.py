@@ -172,8 +172,7 @@ def _width_flow(X, y, U0, V0, loss, method, rtol, atol, tol, t_max, max_steps, d
 
 def _run(model, prob, *, loss, method, rtol, atol, tol, t_max, max_steps, history, progress,
          check_range, coordinates, dev, callback, width=False):
-    Xn = prob.X.detach().cpu().numpy()
-    yn = prob.y.detach().cpu().numpy()
+    Xn, yn = prob.X64, prob.y64
     binf = torch.as_tensor(_beta_l2_inf(Xn, yn, check_range), dtype=prob.X.dtype, device=dev)
     if atol is None:
         atol_v = rtol * model.state_scale(binf)
