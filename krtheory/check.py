@@ -192,7 +192,8 @@ def check(
         max_examples: instances to draw before declaring the statement supported.
         seed: seeds hypothesis's generator (the same seed replays the same search).
         device: torch device for the flows (default: CUDA if available).
-        flow_options: extra keyword arguments for :func:`krtheory.dynamics.gradient_flow`.
+        flow_options: extra keyword arguments for :func:`krtheory.dynamics.gradient_flow`
+            (default step cap ``max_steps=50_000``: beyond it an instance is inconclusive).
         shrink_budget_s: wall-clock budget for shrinking a counterexample.
 
     Returns: a :class:`CheckResult`.
@@ -210,6 +211,7 @@ def check(
     if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
         raise InvalidInputError(f"max_examples must be a positive integer, got {max_examples!r}")
     opts = dict(flow_options or {})
+    opts.setdefault("max_steps", 50_000)  # a flow that needs more is inconclusive (rate reported)
     cache: dict = {}
 
     def run_flow(inst: Instance):

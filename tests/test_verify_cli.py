@@ -82,3 +82,14 @@ def test_real_claim_reports_bound_conservativeness(tmp_path, capsys):
     # the kernel bound is sufficient, so it asks for at least the alpha actually needed
     assert m["log10_alpha_bound"] >= m["log10_alpha_needed"]
     assert m["conservativeness_log10"] == pytest.approx(m["log10_alpha_bound"] - m["log10_alpha_needed"])
+
+
+def test_real_claim_with_capped_flows_is_inconclusive_exit_3(monkeypatch, capsys):
+    # with a 3-step cap no T1 flow converges: every instance must be inconclusive (never pass,
+    # never fail), the measured rate printed, and the exit status 3
+    import krtheory.claims.flows as flows
+
+    monkeypatch.setattr(flows, "FLOW_MAX_STEPS", 3)
+    assert _verify("--claim", "T1") == 3
+    out = capsys.readouterr().out
+    assert "INCONCLUSIVE T1" in out and "step-limit" in out and "measured rate" in out

@@ -16,15 +16,5 @@ __all__ = [
 ]
 
 
-def _register_builtin() -> None:
-    import importlib
-
-    for name in ("implicit_bias", "regimes", "depth", "kernel", "regularizer", "width", "descent", "asymptotics"):
-        try:
-            importlib.import_module(f"krtheory.claims.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"krtheory.claims.{name}":
-                raise
-
-
-_register_builtin()
+# importing the claim modules registers them (in this order: the table's order)
+from krtheory.claims import implicit_bias, regimes, depth, kernel, regularizer, width, descent, asymptotics  # noqa: E402,F401

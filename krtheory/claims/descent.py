@@ -45,7 +45,7 @@ def _gd_check(inst: Instance, ctx, *, scale_factor: float = 1.0):
     # one batched GD call over the three steps (same problem, same alpha)
     X3, y3 = np.stack([p.X] * 3), np.stack([p.y] * 3)
     gd = ctx.memo(("gd", p.key, a, tuple(etas), ctx.device),
-                  lambda: gradient_descent(X3, y3, np.full(3, a), 2, step=etas, device=ctx.device))
+                  lambda: gradient_descent(X3, y3, np.full(3, a), 2, step=etas, device=ctx.device, max_steps=200_000))
     notes = [flow_note(fl)]
     e_flow, e_c, e_q = [], [], []
     for b in range(3):

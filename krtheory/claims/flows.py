@@ -58,6 +58,15 @@ class FlowRequest:
     options: tuple = ()
 
 
+FLOW_MAX_STEPS = 20_000  # the claims' step cap: the default instances need < 1,000 steps (measured)
+
+
+def _opts(options: dict) -> dict:
+    out = dict(options)
+    out.setdefault("max_steps", FLOW_MAX_STEPS)
+    return out
+
+
 def _flow_key(problem: Problem, alpha: float, depth: float, init, options: dict, device: str):
     return ("flow", problem.key, float(alpha), float(depth), array_key(init),
             tuple(sorted((k, array_key(v)) for k, v in options.items())), device)
@@ -73,7 +82,7 @@ def plan(ctx: RunContext, requests) -> None:
     (same n, d, D, init and options) in a single batched ``gradient_flow`` call."""
     groups = ctx.__dict__.setdefault("_flow_plan", {})
     for r in requests:
-        opts = dict(r.options)
+        opts = _opts(dict(r.options))
         key = _flow_key(r.problem, r.alpha, r.depth, r.init, opts, ctx.device)
         if key in ctx._cache:
             continue
@@ -103,13 +112,16 @@ def _slice(result, b: int):
 def flow(ctx: RunContext, problem: Problem, *, alpha: float | None = None, log_alpha: float | None = None,
          depth: float = 2.0, init=None, **options):
     """``gradient_flow(problem.X, problem.y, alpha, depth, init=init, device=ctx.device, **options)``,
-    cached (and batched with the planned flows of the same shape, see :func:`plan`)."""
+    cached (and batched with the planned flows of the same shape, see :func:`plan`). The step cap is
+    ``FLOW_MAX_STEPS`` unless ``max_steps`` is given: a drawn instance that needs more is reported
+    inconclusive with its measured rate instead of stalling the run."""
     from krtheory.dynamics import gradient_flow
 
     if alpha is None:
         if log_alpha is None:
             raise ValueError("flow needs alpha or log_alpha")
         alpha = math.exp(log_alpha)
+    options = _opts(options)
     key = _flow_key(problem, alpha, depth, init, options, ctx.device)
     if key in ctx._cache:
         return ctx.memo(key, lambda: None)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from krtheory import strategies as kst
 from krtheory.claims import problems as P
 from krtheory.claims.base import Claim, SubCheck, evidence
-from krtheory.claims.flows import flow_note, rel_dist
+from krtheory.claims.flows import FLOW_MAX_STEPS, flow_note, rel_dist
 from krtheory.claims.implicit_bias import FLOW_TOL, FLOW_TOL_REASON
 from krtheory.claims.registry import register
 from krtheory.strategies import Instance
@@ -35,7 +35,7 @@ def _width_check(inst: Instance, ctx, *, scale_factor: float = 1.0):
     p = inst.problem
     U, V = _factors(inst)
     key = ("width-flow", p.key, int(inst.param("k")), float(inst.param("sigma")), int(inst.param("init_seed")), ctx.device)
-    res = ctx.memo(key, lambda: width_flow(p.X, p.y, U, V, device=ctx.device))
+    res = ctx.memo(key, lambda: width_flow(p.X, p.y, U, V, device=ctx.device, max_steps=FLOW_MAX_STEPS))
     A = np.sum((U + V) ** 2, axis=1) / 4
     B = np.sum((U - V) ** 2, axis=1) / 4
     c = np.sqrt(A * B) * scale_factor
