@@ -28,6 +28,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -85,14 +86,14 @@ class FlowCase:
     def l2_norm(self) -> float:
         return float(np.linalg.norm(self.beta))
 
-    @property
+    @cached_property
     def min_l1_norm(self) -> float:
         """``||beta*_l1||_1`` from the LP (HiGHS), a reference for conjectures about the rich regime."""
         from krtheory.solvers import min_l1_interpolator
 
         return float(np.sum(np.abs(min_l1_interpolator(self.X, self.y).x)))
 
-    @property
+    @cached_property
     def min_l2_norm(self) -> float:
         """``||X^+ y||_2``, a reference for conjectures about the kernel regime."""
         from krtheory.solvers import min_l2_interpolator
