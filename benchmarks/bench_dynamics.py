@@ -128,9 +128,33 @@ def bench_accuracy(threads):
         print(f"D={D}: batch of {len(al)} in {wall:.1f} s", flush=True)
 
 
+def bench_traps(threads):
+    """The numerical traps of the issue, measured on one problem of the family (d = 100, n = 20)."""
+    X, y, _ = family(1, seed=3)
+    X, y = X[0], y[0]
+    bl2 = np.linalg.pinv(X) @ y
+    print("(b) float64 floor at alpha = 100, D = 4 (kernel regime, beta ~ X^+ y):")
+    for coords in ("log", "raw"):
+        r = gradient_flow(X, y, 100.0, 4, coordinates=coords, threads=threads, max_steps=20000)
+        print(f"  coordinates={coords}: status {r.status}, ||r||^2/||y||^2 = {r.loss / (y @ y):.2e}, "
+              f"|beta - X^+y|/|X^+y| = {np.linalg.norm(r.beta - bl2) / np.linalg.norm(bl2):.2e}")
+    print("(a) stiff tail and time scale vs step count, D = 3 (tol 1e-20):")
+    for a in (1e-1, 1e-2, 1e-3, 1e-4, 1e-6):
+        t0 = time.perf_counter()
+        r = gradient_flow(X, y, a, 3, threads=threads)
+        print(f"  alpha={a:g}: {r.status}, t = {r.time:.3g}, steps {r.steps} (rejected {r.rejected}), "
+              f"method {r.method} (stiff from t = {r.stiff_time:.3g}), {time.perf_counter() - t0:.1f} s")
+    print("  same, DP5 only, alpha = 1e-2, capped at 20000 steps:")
+    r = gradient_flow(X, y, 1e-2, 3, method="dopri5", max_steps=20000, threads=threads)
+    print(f"  {r.status}: t = {r.time:.3g}, ||r||^2/||y||^2 = {r.loss / (y @ y):.2e}, measured rate {r.rate:.3g}")
+    print("  a capped run reports its rate: D = 4, alpha = 1e-2, t_max = 1e3:")
+    r = gradient_flow(X, y, 1e-2, 4, t_max=1e3, threads=threads)
+    print(f"  {r.message}")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["batch", "depths", "gd-vs-numpy", "accuracy"])
+    ap.add_argument("what", choices=["batch", "depths", "gd-vs-numpy", "accuracy", "traps"])
     ap.add_argument("--B", type=int, default=1000)
     ap.add_argument("--depth", type=float, default=2)
     ap.add_argument("--lo", type=float, default=0.1)
@@ -147,6 +171,8 @@ def main():
         bench_gd_vs_numpy(a.B, int(a.depth), a.seed, a.threads)
     elif a.what == "accuracy":
         bench_accuracy(a.threads)
+    elif a.what == "traps":
+        bench_traps(a.threads)
 
 
 if __name__ == "__main__":
