@@ -29,7 +29,7 @@ def _defaults(quick: bool) -> dict:
          # D = 2 needs alpha exponentially small (THEORY.md s3); D > 2 polynomially (s4)
          "log10_alpha_min_d2": -40.0, "log10_alpha_min": -8.0, "log10_alpha_max": 0.0,
          "grid_per_decade": 20, "bisections": 30,
-         "flow_checks": 4, "flow_tol": 1e-20, "flow_max_steps": 100000}
+         "flow_checks": 4, "flow_tol": 1e-20, "flow_max_steps": 20000}
     if quick:
         p.update(n=40, d=200, log10_alpha_min_d2=-16.0, log10_alpha_min=-6.0, grid_per_decade=8, bisections=20,
                  eps_per_decade=2, flow_checks=2, flow_max_steps=20000)
@@ -135,7 +135,9 @@ def run(ctx) -> Report:
 
     # ---- flow spot checks at the measured needed alpha ------------------------------------------
     flow_recs = []
-    picks = [eps_grid[len(eps_grid) // 2], eps_grid[-1]][: P["flow_checks"]] if P["flow_checks"] else []
+    # flow_checks eps values per depth, evenly spread from the middle of the eps grid to its top
+    idx = sorted({int(round(i)) for i in np.linspace(len(eps_grid) // 2, len(eps_grid) - 1, P["flow_checks"])})
+    picks = [eps_grid[i] for i in idx] if P["flow_checks"] else []
     spot_depths = [D for D in P["depths"] if D > 2] or list(P["depths"])
     for D in ctx.progress(spot_depths, desc="flow spot checks", total=len(spot_depths)):
         for eps in picks:

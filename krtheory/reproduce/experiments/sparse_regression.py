@@ -29,7 +29,7 @@ def _defaults(quick: bool) -> dict:
         # (time to fit ~ alpha^-(D-2), THEORY.md s8) and the rich limit is reached polynomially
         "flow_alpha_min_deep": 1e-4,
         # flow settings: stop at loss <= flow_tol * ||y||^2 (relative); caps per point
-        "flow_tol": 1e-20, "flow_rtol": 1e-9, "flow_t_max": 1e12, "flow_max_steps": 200000,
+        "flow_tol": 1e-20, "flow_rtol": 1e-9, "flow_t_max": 1e12, "flow_max_steps": 20000,
     }
     if quick:
         # measured on 2 loaded cores: D = 4 at alpha = 1e-4 alone takes ~30 s at d = 200

@@ -22,7 +22,7 @@ from krtheory.reproduce.registry import Check, Comparison, Experiment, Report
 def _defaults(quick: bool) -> dict:
     p = {"n": 20, "d": 100, "r": 3, "noise_var": 0.0, "depths": [2.0, 3.0, 4.0],
          "alpha_min": 1e-4, "alpha_max": 1e-1, "alphas": 10, "loss_level": 1e-3,
-         "fit_alpha_max": 1e-2, "rtol": 1e-8, "max_steps": 200000}
+         "fit_alpha_max": 1e-2, "rtol": 1e-8, "max_steps": 50000}
     if quick:
         p.update(n=10, d=40, alpha_min=1e-3, alpha_max=1e-1, alphas=4, fit_alpha_max=3e-2, max_steps=50000)
     return p
