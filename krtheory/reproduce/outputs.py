@@ -18,7 +18,7 @@ import numpy as np
 from krtheory.reproduce.context import to_jsonable
 from krtheory.reproduce.registry import Check, Comparison
 
-__all__ = ["new_figure", "write_csv", "write_json", "save_figure", "format_table", "fmt"]
+__all__ = ["new_figure", "write_csv", "write_json", "save_figure", "format_table", "summary_markdown", "fmt"]
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 5.2, height: float = 4.0):
@@ -92,7 +92,7 @@ def fmt(value: Any) -> str:
             return str(x)
         if x != 0 and (abs(x) >= 1e4 or abs(x) < 1e-3):
             return f"{x:.3g}"
-        return f"{x:.4g}"
+        return f"{x:.5g}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(fmt(v) for v in value) + "]"
     return str(value)
@@ -119,3 +119,26 @@ def format_table(title: str, comparisons: Iterable[Comparison], checks: Iterable
     for note in notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+def summary_markdown(summary: dict) -> str:
+    """A Markdown rendering of a ``summary.json`` dict: paper vs measured, then the key checks.
+
+    Every number in it comes from the summary (computed by the run); the paper column holds only
+    what the experiment quotes from the paper.
+    """
+    esc = lambda t: str(t).replace("|", "\\|")  # noqa: E731
+    lines = [f"**{esc(summary['experiment'])}** ({esc(summary['paper_figure'])}): {esc(summary['title'])}"
+             f"{' - quick size' if summary.get('quick') else ''}; seed {summary['seed']}, "
+             f"wall time {summary['wall_time_s']:.1f} s", "",
+             "| quantity | paper | measured | note |", "|---|---|---|---|"]
+    for c in summary["comparisons"]:
+        q = c["quantity"] + (f" [{c['unit']}]" if c.get("unit") else "")
+        lines.append(f"| {esc(q)} | {esc(fmt(c['paper']))} | {esc(fmt(c['measured']))} | {esc(c.get('note', ''))} |")
+    lines += ["", "| key check | measured | expected | result |", "|---|---|---|---|"]
+    for c in summary["checks"]:
+        lines.append(f"| {esc(c['name'])} | {esc(fmt(c['measured']))} | {esc(c['expected'])} | "
+                     f"{'PASS' if c['passed'] else 'FAIL'} |")
+    for u in summary.get("unconfirmed_paper_settings", []):
+        lines += ["", f"Unconfirmed paper setting (THEORY.md s8): {esc(u)}"]
+    return "\n".join(lines) + "\n"

@@ -3,7 +3,7 @@
 Exit codes (returned by :func:`main`): 0 every key check passed, 1 a reproduction's key check
 failed (or it crashed), 2 usage error (unknown name, unwritable output directory, impossible
 sizes, unknown device). Outputs of experiment ``NAME`` go to ``DIR/NAME/``: ``NAME.png``,
-``NAME.csv``, ``summary.json`` and ``cache/`` (finished points; rerunning resumes from them).
+``NAME.csv``, ``summary.json``, ``summary.md`` and ``cache/`` (finished points; rerunning resumes from them).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 from krtheory._validation import InvalidInputError
 from krtheory.reproduce.context import RunContext
-from krtheory.reproduce.outputs import format_table, save_figure, write_csv, write_json
+from krtheory.reproduce.outputs import format_table, save_figure, summary_markdown, write_csv, write_json
 from krtheory.reproduce.registry import Experiment, all_experiments, get_experiment
 
 __all__ = ["main", "run_reproduction", "resolve_params", "ReproductionOutcome"]
@@ -166,11 +166,12 @@ def run_reproduction(name: str, out: str | Path = "krtheory-out", *, quick: bool
         "passed": passed,
         "wall_time_s": wall,
         "points": dict(ctx.stats),
-        "files": {"figure": png.name, "csv": csv_path.name, "cache": "cache/"},
+        "files": {"figure": png.name, "csv": csv_path.name, "markdown": "summary.md", "cache": "cache/"},
         "versions": _versions(),
         **({"extra": dict(report.extra)} if report.extra else {}),
     }
     write_json(out_dir / "summary.json", summary)
+    (out_dir / "summary.md").write_text(summary_markdown(summary))
     notes = [f"paper setting unconfirmed (THEORY.md s8): {u}" for u in exp.unconfirmed]
     notes.append(f"wall time {wall:.1f} s; points computed {ctx.stats['computed']}, "
                  f"from cache {ctx.stats['cached']}; files in {out_dir}")
