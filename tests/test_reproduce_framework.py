@@ -87,7 +87,7 @@ def test_run_writes_outputs_and_resumes_from_cache(toy_registry, tmp_path):
     assert [float(r["value"]) for r in rows] == [0.0, 2.0, 8.0]
     assert (d / "toy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (d / "summary.md").read_text()
-    assert "| sum | 10 | 10 |" in md and "| sum of squares | 10 | 10 | PASS |" in md
+    assert "| sum | 10 | 10 |" in md and "| sum of squares | 10 | 10.0 | PASS |" in md
     # second run: every point from the cache, nothing recomputed
     assert runner.main(_args(name="toy", out=str(tmp_path))) == 0
     summary2 = json.loads((d / "summary.json").read_text())
