@@ -128,8 +128,8 @@ register(Claim(
     statement="The parameter-distance regularizer R_alpha(beta) = min ||w - alpha 1||^2 s.t. beta(w) = beta "
               "(closed form checked against direct minimization) is not a rescaling of Q_alpha, selects a "
               "different interpolator at alpha = 1, and shares both limits (l1 as alpha -> 0, l2 as alpha -> inf).",
-    source="Theorem 1",
-    reference="THEORY.md s6 (paper Fig. 2)",
+    source="paper Fig. 2",
+    reference="THEORY.md s6",
     # d - n >= 2: with a one-dimensional interpolating line every interpolator between b*_l1 and b*_l2 is
     # argmin Q_{c alpha} for some c, so "not a rescaling" is only testable from two free dimensions on
     strategy=st.builds(lambda p: Instance.make(p, depth=2), kst.problems(n=(2, 4), d=(4, 9), sparsity=(1, 2),
