@@ -8,6 +8,9 @@
 # appended to OUT_DIR/walltimes.txt; each run's printed table goes to OUT_DIR/<name>.log.
 # Run it in the background on a shared machine:  nohup examples/reproduce_all.sh runs/full &
 set -u
+# one BLAS thread per process: on shared cores multi-threaded OpenBLAS oversubscribes and was
+# measured ~40x slower for the solver's 100 x 1000 least-squares steps
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 OUT=${1:-runs/full}
 shift || true
 PY=${PYTHON:-python}
