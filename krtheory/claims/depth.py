@@ -227,7 +227,7 @@ register(Claim(
     tolerance_reason=("the relative correction is c alpha^{D-2} (the support's edge variable; c grows like "
                       "1/margin); the alpha grid starts where K alpha^D runs from 1e-7 down by 4^D and moves down until c alpha^{D-2} <= 2% "
                       "at its top (excess kept >= 1e-10); the correction is fitted and removed, leaving O(alpha^{2(D-2)}) "
-                      "~ 4e-4 (measured <= 1.2e-3 over seeds 0-2); intercept within 1%, exponent within 0.05 of D; excesses >= 1e-9 so the solver's "
+                      "~ 4e-4 (measured <= 1.2e-3 over seeds 0-2); intercept within 1%, exponent within 0.05 of D; excesses >= 1e-10 so the solver's "
                       "1e-13 accuracy does not enter"),
     mutation=lambda i, c: _rate_l1_check(i, c, alpha_factor=1.01),
     mutation_description="prediction K alpha^D at alpha * 1.01 (3-4% change)",

@@ -83,8 +83,8 @@ register(Claim(
     default_examples=lambda seed: (Instance.make(P.gauss(seed), alpha=0.5, depth=2, label="gauss-a0.5"),
                                    Instance.make(P.sparse(seed), alpha=1.0, depth=2, label="sparse-a1")),
     check=_gd_check,
-    tolerance_reason="slopes within 0.1 / 0.2 (the next order bends them by ~0.03 / ~0.1 over eta0/2..eta0/8, "
-                     "measured); ratio <= 0.1 where 0.01-0.02 is measured",
+    tolerance_reason="slopes within 0.1 / 0.2 (the next order bends them by <= 0.07 / <= 0.16 over eta0/2..eta0/8, "
+                     "measured on the defaults and 10 drawn problems); ratio <= 0.1 where 0.01-0.02 is measured",
     mutation=lambda i, c: _gd_check(i, c, scale_factor=1.01),
     mutation_description="end-of-run c scaled by 1.01",
     flow_requests=lambda i: [FlowRequest(i.problem, i.alpha, 2.0)],

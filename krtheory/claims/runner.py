@@ -451,7 +451,8 @@ def format_bounds(report: Report) -> str:
         out.append(f"{r.claim.id} ({r.claim.source}): bound alpha vs alpha actually needed")
         for o in rows:
             m = o.evidence.metrics
-            lab = o.instance.label or repr(o.instance)
+            pr = o.instance.problem
+            lab = o.instance.label or (f"seed {pr.seed} {pr.n}x{pr.d} D{o.instance.depth:g}" if pr is not None else "-")
             c = m["conservativeness_log10"]
             verdict = (f"conservative by {abs(c):.3g} decades" if math.isfinite(c)
                        else "no threshold: the conclusion holds out to |log alpha| = 60")
