@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["solve", "solve_l1", "solve_l2", "flow"]
+__all__ = ["solve", "solve_l1", "solve_l2", "solve_distance", "flow"]
 
 
 def solve(X, y, depth: float, *, log_alpha: float) -> dict:
@@ -36,6 +36,15 @@ def solve_l2(X, y) -> dict:
 
     r = min_l2_interpolator(X, y)
     return {"beta": np.asarray(r.x, dtype=np.float64), "success": bool(r.success)}
+
+
+def solve_distance(X, y, alpha: float) -> dict:
+    """``argmin R_alpha s.t. X beta = y``, the parameter-distance regularizer (THEORY.md s6, D = 2)."""
+    from krtheory.regularizers import min_distance_interpolator
+
+    r = min_distance_interpolator(X, y, float(alpha))
+    return {"beta": np.asarray(r.x, dtype=np.float64), "success": bool(r.success), "nit": int(r.nit),
+            "kkt_residual": float(r.kkt_residual)}
 
 
 def _first(v):

@@ -119,13 +119,11 @@ def run(ctx) -> Report:
     a_qpath = np.geomspace(P["alpha_min"] * 1e-6, P["alpha_max"] * 10, P["q_path_alphas"])
 
     def paths():
-        from krtheory.regularizers import min_distance_interpolator
-
         rb, rs = [], []
         for a in a_path:
-            res = min_distance_interpolator(prob.X, prob.y, float(a))
-            rb.append(np.asarray(res.x))
-            rs.append(bool(res.success))
+            res = engines.solve_distance(prob.X, prob.y, float(a))
+            rb.append(res["beta"])
+            rs.append(res["success"])
         qs = [engines.solve(prob.X, prob.y, 2.0, log_alpha=math.log(a)) for a in a_path]
         qp = [engines.solve(prob.X, prob.y, 2.0, log_alpha=math.log(a))["beta"] for a in a_qpath]
         return {"R": rb, "R_success": rs, "Q": [s["beta"] for s in qs], "Q_success": [s["success"] for s in qs],
