@@ -137,7 +137,7 @@ def run(ctx) -> Report:
             rows.append(rec)
 
     # ---- figure -------------------------------------------------------------------------------
-    fig, axes = new_figure(3, width=4.9, height=4.2)
+    fig, axes = new_figure(3, width=4.9, height=4.9)
     qty = [("population_error", "population error  ||beta_alpha - beta*||^2", err_l1, err_l2),
            ("excess_l1", "excess l1 norm  ||beta_alpha||_1 / ||beta*_l1||_1 - 1", 0.0,
             float(np.sum(np.abs(b2)) / l1norm - 1)),
@@ -166,7 +166,14 @@ def run(ctx) -> Report:
         ax.set_ylabel(label, fontsize=8)
         ax.grid(True, which="major", alpha=0.3)
     axes[0].axvline(PAPER_ONSET_D2, color="0.6", lw=6, alpha=0.35, label="paper: D=2 drop begins near alpha ~ 0.1")
-    axes[0].legend(fontsize=6, loc="upper left")
+    # one legend for the three panels, below them (the panels share series and styles)
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes[1:]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=7)
     axes[0].set_title(f"(a) population error, n = {P['n']}, d = {P['d']}, r = {P['r']}", fontsize=9)
     axes[1].set_title("(b) excess l1 norm (rich limit = 0)", fontsize=9)
     axes[2].set_title("(c) excess l2 norm (kernel limit = 0);\nvalues <= 0 (rounding) are not drawn", fontsize=9)
