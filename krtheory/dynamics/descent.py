@@ -202,45 +202,62 @@ def _gd_loop(model, s, eta, tol_rr, max_steps, H, ynorm, xnorm, progress):
     since = torch.zeros(B, dtype=torch.long, device=dev)
     tiny = torch.finfo(dt).tiny
     it = 0
-    check_every = 10
+    # Work on the still-running problems only: when fewer than 3/4 of the current working set
+    # run, the set is compacted (one gather of X), so a batch costs what its unfinished problems
+    # cost instead of B times its slowest problem.
+    act = allidx
+    sub = model
+    s_a, F_a, rr_a = st.s.clone(), F, rr
+    eta_a, tol_a, rr0_a = eta, tol_rr, st.rr0
+    yn_a, xn_a = ynorm, xnorm
     while True:
-        running = st.status == RUNNING
-        # stop tests on the current iterate
-        finite = torch.isfinite(rr) & torch.isfinite(st.s).all(-1)
-        conv = finite & (rr <= tol_rr)
-        div = (~finite) | (rr > EXPLODE_FACTOR * st.rr0.clamp_min(tiny))
-        imp = rr < 0.99 * best
-        best = torch.where(imp & running, rr, best)
-        since = torch.where(imp, torch.zeros_like(since), since + 1)
+        steps_a = st.steps.index_select(0, act)
+        finite = torch.isfinite(rr_a) & torch.isfinite(s_a).all(-1)
+        conv = finite & (rr_a <= tol_a)
+        div = (~finite) | (rr_a > EXPLODE_FACTOR * rr0_a.clamp_min(tiny))
+        b_a = best.index_select(0, act)
+        imp = rr_a < 0.99 * b_a
+        best.index_copy_(0, act, torch.where(imp, rr_a, b_a))
+        since_a = torch.where(imp, torch.zeros_like(steps_a), since.index_select(0, act) + 1)
+        since.index_copy_(0, act, since_a)
         stag = torch.zeros_like(conv)
-        if bool(((since >= GD_STAGNATION_STEPS) & running).any()):
-            fl = floor_residual(model, torch.nan_to_num(st.s), ynorm, xnorm)
-            stag = finite & (since >= GD_STAGNATION_STEPS) & (rr <= (FLOOR_FACTOR * fl) ** 2)
-        lim = st.steps >= max_steps
-        full = lambda v: torch.full_like(st.status, v)  # noqa: E731
-        code = torch.where(lim, full(STEP_LIMIT), full(RUNNING))
+        if bool((since_a >= GD_STAGNATION_STEPS).any()):
+            fl = floor_residual(sub, torch.nan_to_num(s_a), yn_a, xn_a)
+            stag = finite & (since_a >= GD_STAGNATION_STEPS) & (rr_a <= (FLOOR_FACTOR * fl) ** 2)
+        full = lambda v: torch.full_like(steps_a, v)  # noqa: E731
+        code = torch.where(steps_a >= max_steps, full(STEP_LIMIT), full(RUNNING))
         code = torch.where(stag, full(STAGNATED), code)
         code = torch.where(conv, full(CONVERGED), code)
         code = torch.where(div, full(DIVERGED), code)
-        st.status = torch.where(running, code, st.status)
-        running = st.status == RUNNING
-        if not bool(running.any()):
+        st.status.index_copy_(0, act, code)
+        run_a = code == RUNNING
+        nrun = int(run_a.sum())
+        if nrun == 0:
             break
+        if nrun < 0.75 * act.numel():
+            keep = torch.nonzero(run_a).squeeze(-1)
+            act = act.index_select(0, keep)
+            sub = model.subset(act)
+            s_a, F_a, rr_a = s_a.index_select(0, keep), F_a.index_select(0, keep), rr_a.index_select(0, keep)
+            eta_a, tol_a, rr0_a = eta.index_select(0, act), tol_rr.index_select(0, act), st.rr0.index_select(0, act)
+            yn_a, xn_a = ynorm.index_select(0, act), xnorm.index_select(0, act)
+            run_a = torch.ones_like(keep, dtype=torch.bool)
         # a non-finite iterate is not kept: the reported state is the last finite one
-        s_new = st.s + (eta * running).unsqueeze(-1) * F
-        F_new, rr_new = model.rhs(s_new)
+        s_new = s_a + (eta_a * run_a).unsqueeze(-1) * F_a
+        F_new, rr_new = sub.rhs(s_new)
         ok_new = torch.isfinite(rr_new) & torch.isfinite(s_new).all(-1)
-        adv = running & ok_new
-        st.s = torch.where(adv.unsqueeze(-1), s_new, st.s)
-        F = torch.where(adv.unsqueeze(-1), F_new, F)
-        rr = torch.where(running, rr_new, rr)  # the stop test sees the non-finite value
-        st.rr = torch.where(adv, rr_new, st.rr)
-        st.steps += adv.long()
-        st.nfev += running.long()
-        st.t = st.steps.to(dt) * eta
-        _record(st, torch.nonzero(running).squeeze(-1), stride, H, model)
+        adv = run_a & ok_new
+        s_a = torch.where(adv.unsqueeze(-1), s_new, s_a)
+        F_a = torch.where(adv.unsqueeze(-1), F_new, F_a)
+        rr_a = torch.where(run_a, rr_new, rr_a)  # the stop test sees the non-finite value
+        st.s.index_copy_(0, act, s_a)
+        st.rr.index_copy_(0, act, torch.where(adv, rr_new, st.rr.index_select(0, act)))
+        st.steps.index_add_(0, act, adv.long())
+        st.nfev.index_add_(0, act, run_a.long())
+        st.t.index_copy_(0, act, st.steps.index_select(0, act).to(dt) * eta_a)
+        _record(st, act[run_a], stride, H, model)
         it += 1
         if callable(progress) and it % 1000 == 0:
-            progress({"iteration": it, "done": int((~running).sum()), "total": B})
+            progress({"iteration": it, "done": B - nrun, "total": B})
     _record(st, allidx, stride, H, model, final=True)
     return st
