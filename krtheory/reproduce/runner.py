@@ -183,7 +183,7 @@ def run_reproduction(name: str, out: str | Path = "krtheory-out", *, quick: bool
 def _list() -> str:
     lines = []
     for exp in all_experiments().values():
-        lines.append(f"{exp.name:20s} {exp.figure_ref:12s} {exp.title}")
+        lines.append(f"{exp.name:20s} {exp.figure_ref:14s} {exp.title}")
     return "\n".join(lines)
 
 

@@ -126,7 +126,7 @@ def run(ctx) -> Report:
 EXPERIMENT = Experiment(
     name="lazy-distance",
     title="lazy training: movement, kernel change and linearization gap vs alpha, D = 2, 3",
-    figure_ref="s5 (Chizat-Bach)",
+    figure_ref="THEORY.md s5",
     order=60,
     defaults=_defaults,
     validate=_validate,

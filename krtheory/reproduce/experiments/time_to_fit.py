@@ -125,7 +125,7 @@ def run(ctx) -> Report:
 EXPERIMENT = Experiment(
     name="time-to-fit",
     title="flow time and integrator steps to reach a fixed loss vs alpha, D = 2, 3, 4",
-    figure_ref="s8 trade-off",
+    figure_ref="THEORY.md s8",
     order=70,
     defaults=_defaults,
     validate=_validate,
