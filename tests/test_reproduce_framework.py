@@ -199,3 +199,22 @@ def test_rng_is_seed_and_tag_determined():
     b = RunContext("t", "1", None, {}, 7, True).rng("problem", 1).standard_normal(3)
     c = ctx.rng("problem", 2).standard_normal(3)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_progress_goes_to_stderr_not_stdout(toy_registry, tmp_path, capsys):
+    assert runner.main(_args(name="toy", out=str(tmp_path), no_progress=False)) == 0
+    cap = capsys.readouterr()
+    assert "toy: points" in cap.err          # the tqdm bar's description
+    assert "toy: points" not in cap.out and "sum of squares" in cap.out
+
+
+def test_keyboard_interrupt_exits_130_and_keeps_points(monkeypatch, tmp_path, capsys):
+    def interrupted(ctx):
+        ctx.cached("point", {"k": 0}, lambda: {"value": 1.0})
+        raise KeyboardInterrupt
+    exp = Experiment(name="stop", title="stop", figure_ref="none", order=0, defaults=lambda q: {},
+                     validate=lambda p: None, run=interrupted)
+    monkeypatch.setattr(registry, "_REGISTRY", {"stop": exp})
+    assert runner.main(_args(name="stop", out=str(tmp_path))) == 130
+    assert "rerun the same command to resume" in capsys.readouterr().err
+    assert len(list((tmp_path / "stop" / "cache").glob("*.json"))) == 1
