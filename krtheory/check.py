@@ -24,7 +24,6 @@ A flow that does not converge within its cap makes that instance *inconclusive*:
 """
 from __future__ import annotations
 
-import math
 import random
 import time
 from dataclasses import dataclass, field

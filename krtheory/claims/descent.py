@@ -14,7 +14,6 @@ Witnesses: gradient_descent and gradient_flow (dynamics); prediction: shaped_pot
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from hypothesis import strategies as st

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from krtheory import strategies as kst
 from krtheory.claims import problems as P
 from krtheory.claims.base import Claim, SubCheck, evidence
-from krtheory.claims.flows import FlowRequest, flow, flow_note, l2, rel_dist, solve
+from krtheory.claims.flows import FlowRequest, flow, flow_note, rel_dist, solve
 from krtheory.claims.registry import register
 from krtheory.strategies import Instance
 

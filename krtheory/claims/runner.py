@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
