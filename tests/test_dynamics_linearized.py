@@ -63,6 +63,9 @@ def test_lazy_distance_slopes(prob):
         assert sl(L.kernel_change) == pytest.approx(-2 * D, abs=0.05)
         assert sl(L.trajectory_gap) == pytest.approx(-2 * D, abs=0.05)
         assert np.all(L.trajectory_gap < L.movement)
+        t, g = L.gap_history[1]
+        assert t[0] == 0.0 and g[0] == 0.0 and np.max(g) == L.trajectory_gap[1]
+        assert t[-1] == pytest.approx(L.flow.time[1])
 
 
 def test_bad_times(prob):

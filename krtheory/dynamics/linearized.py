@@ -155,7 +155,7 @@ def lazy_distance(X, y, alpha=None, depth=2, *, log_alpha=None, init=None, loss=
         d = prob.d
         p2 = (2 * D - 2.0)
         Ap2, Am2 = torch.exp(p2 * ker.Lp), torch.exp(p2 * ker.Lm)
-        hist = [[] for _ in range(B)]
+        hist = []  # (idx, t, gap) tensors per accepted step batch
 
         def cb(t, s, idx):
             sp, sm = s[:, :d], s[:, d:]
@@ -168,8 +168,7 @@ def lazy_distance(X, y, alpha=None, depth=2, *, log_alpha=None, init=None, loss=
             kc = torch.linalg.matrix_norm(dK) / K0n[idx]
             kch[idx] = torch.maximum(kch[idx], kc)
             kch_end[idx] = kc
-            for j, b in enumerate(idx.tolist()):
-                hist[b].append((float(t[j]), float(g[j])))
+            hist.append((idx.clone(), t.clone(), g.clone()))
 
         flow_kwargs.setdefault("method", "dopri5")
         r = gradient_flow(X, y, alpha, depth, log_alpha=log_alpha, init=init, loss=loss, rtol=rtol,
@@ -181,6 +180,14 @@ def lazy_distance(X, y, alpha=None, depth=2, *, log_alpha=None, init=None, loss=
         mov = np.sqrt(np.sum((ap * np.expm1(lwp - lp0)) ** 2, -1) + np.sum((am * np.expm1(lwm - lm0)) ** 2, -1)) / w0n.cpu().numpy()
         to = lambda a: a.cpu().numpy()  # noqa: E731
         vals = dict(movement=mov, kernel_change=to(kch), kernel_change_end=to(kch_end), trajectory_gap=to(gap))
+        if hist:
+            I = torch.cat([h[0] for h in hist]).cpu().numpy()
+            T = torch.cat([h[1] for h in hist]).cpu().numpy()
+            G = torch.cat([h[2] for h in hist]).cpu().numpy()
+            gh = [(np.concatenate([[0.0], T[I == b]]), np.concatenate([[0.0], G[I == b]])) for b in range(B)]
+        else:
+            gh = [(np.zeros(1), np.zeros(1)) for _ in range(B)]
         if not prob.batched:
             vals = {k: float(v[0]) for k, v in vals.items()}
-        return LazyDistance(flow=r, **vals)
+            gh = gh[0]
+        return LazyDistance(flow=r, gap_history=gh, **vals)

@@ -114,6 +114,8 @@ class LazyDistance:
     kernel_change_end  the same at the end of the run
     trajectory_gap ``max_t ||w(t) - w_lin(t)|| / ||w(0)||``, over the accepted steps of the flow
     flow           the :class:`FlowResult` of the true run
+    gap_history    ``(times, gaps)`` of that distance at every accepted step (t = 0 first); a list
+                   of such pairs when batched
     """
 
     movement: Any
@@ -121,3 +123,4 @@ class LazyDistance:
     kernel_change_end: Any
     trajectory_gap: Any
     flow: FlowResult
+    gap_history: Any = None
