@@ -80,11 +80,12 @@ def gradient_flow(X, y, alpha=None, depth=2, *, log_alpha=None, loss="sum", init
         is in the units of this loss; the trajectory in parameter space is the same curve.
     init : None (unbiased ``w+-(0) = alpha``) or ``(u, v)``, ``u, v > 0`` of shape (d,) or (B, d):
         ``w+(0) = alpha u``, ``w-(0) = alpha v`` (then ``beta(0) = alpha^D (u^D - v^D)``).
-    method : "auto" (Dormand-Prince 5(4); a problem switches to the L-stable Rosenbrock ROS2 once
-        the DP5 step is pinned by stability and finishing at that step would take more than 3000
-        steps, the stiff tail of trap (a), to the order-5 extrapolated linearly implicit Euler
-        "lie-extrap"), "dopri5", "lie-extrap" (stiff throughout), "ros2" (the 2-stage L-stable
-        Rosenbrock method of order 2: cheap per step, but slow at tight rtol).
+    method : "auto": Dormand-Prince 5(4); a problem switches to the stiff order-5 extrapolated
+        linearly implicit Euler ("lie-extrap", analytic Jacobian, n x n Woodbury solves) once the
+        DP5 step is pinned by stability (h rho(J) > 3.25 on 15 steps) and finishing at that step
+        would take more than 3000 steps: the stiff tail of trap (a). "dopri5" (never switches),
+        "lie-extrap" (stiff method throughout), "ros2" (2-stage L-stable Rosenbrock of order 2
+        throughout: cheap per step, but slow at tight rtol).
     coordinates : "auto" (= "log"), "log" (``w = w0 exp(s)``), "delta" (``w = w0 (1 + s)``),
         "raw" (``s = w``; suffers the float64 floor of trap (b)). Same ODE in every case.
     rtol, atol : local error tolerances on the state (RMS norm); ``atol=None`` sets, per problem,
@@ -99,7 +100,8 @@ def gradient_flow(X, y, alpha=None, depth=2, *, log_alpha=None, loss="sum", init
         shared cores more threads were measured 300x slower per operation); None keeps torch's.
 
     Returns a :class:`FlowResult`. Never NaN: a run whose state becomes non-finite or whose loss
-    explodes stops with status "diverged" and its last finite state.
+    explodes stops with status "diverged" and its last accepted state; only error-controlled,
+    finite steps are ever accepted.
 
     Stops (per problem): "converged" (loss at tol), "stagnated" (no 1 % progress over 60 steps
     while the residual is within 100 times the rounding floor ``8 eps (||X|| ||beta-scale|| + ||y||)``:
