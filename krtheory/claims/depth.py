@@ -35,6 +35,16 @@ def _slope(x, y) -> float:
     return float(np.polyfit(lx, ly, 1)[0])
 
 
+def _newton(ctx, p, la: float, D: float) -> np.ndarray:
+    """The minimizer from the solver's dual Newton; refuses its limit models (a rate measured on
+    a limit model would only restate the model)."""
+    r = solve(ctx, p, log_alpha=la, depth=D)
+    if r.info.get("regime") != "newton":
+        raise RuntimeError(f"solver used its {r.info.get('regime')} model at log alpha = {la:.4g}, D = {D:g}: "
+                           "the rate must be measured on the Newton solution")
+    return r.x
+
+
 def _exact_l1(ctx, p):
     """beta*_l1 on the LP's support, re-solved exactly (square X_S) when |S| = n; LP info."""
     res = l1(ctx, p)
@@ -219,7 +229,7 @@ def _rate_l1_check(inst: Instance, ctx, *, alpha_factor: float = 1.0):
     floor = (1e-10 / K) ** (1.0 / D) * 4.0
     for _ in range(4):
         alphas = top * np.array([0.25, 0.5, 1.0])
-        exc = np.array([np.sum(np.abs(solve(ctx, p, log_alpha=math.log(a), depth=D).x)) / n1 - 1.0 for a in alphas])
+        exc = np.array([np.sum(np.abs(_newton(ctx, p, math.log(a), D))) / n1 - 1.0 for a in alphas])
         # excess = K alpha^D (1 + c alpha^{D-2} + O(alpha^{2(D-2)})): fit r = excess / (K alpha^D)
         # linearly in alpha^{D-2}, compare the intercept with 1, then fit the exponent with the
         # first-order correction removed
@@ -281,7 +291,7 @@ def _rate_kernel_check(inst: Instance, ctx, *, alpha_factor: float = 1.0):
     w_null = w - Q_ @ (Q_.T @ w)
     kappa = _kappa(D)
     alphas = RK_ALPHAS[int(D)]
-    diffs = [solve(ctx, p, log_alpha=math.log(a), depth=D).x - b2 for a in alphas]
+    diffs = [_newton(ctx, p, math.log(a), D) - b2 for a in alphas]
     dist = np.array([np.linalg.norm(v) / np.linalg.norm(b2) for v in diffs])
     a0 = alphas[-1]
     pred = kappa * (a0 * alpha_factor) ** (-2 * D) * w_null
