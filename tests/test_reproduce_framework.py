@@ -105,7 +105,8 @@ def test_interrupted_run_keeps_finished_points(toy_registry, tmp_path):
     ctx = RunContext("toy", TOY.version, tmp_path / "toy", params, 0, True, show_progress=False)
     ctx.cached("point", {"k": 0, "scale": 2.0}, lambda: {"value": 0.0})
     out = runner.run_reproduction("toy", tmp_path, quick=True)
-    assert out.summary["points"] == {"cached": 1, "computed": 2, "compute_s": out.summary["points"]["compute_s"]}
+    pts = out.summary["points"]
+    assert (pts["cached"], pts["computed"]) == (1, 2) and pts["cached_compute_s"] >= 0
 
 
 def test_corrupt_cache_file_is_recomputed(toy_registry, tmp_path):

@@ -65,7 +65,8 @@ class RunContext:
     ``params`` are the validated size/setting parameters; ``seed`` an int (each experiment
     derives its generators from it with ``rng(tag)``, never from global state); ``device`` a
     torch device string or None (engine default); ``show_progress`` turns tqdm bars (stderr) on.
-    ``stats`` counts cache hits and computed points.
+    ``stats`` counts cache hits and computed points, with the seconds spent computing points in
+    this run (``compute_s``) and what the cached ones cost when computed (``cached_compute_s``).
     """
 
     name: str
@@ -76,7 +77,8 @@ class RunContext:
     quick: bool
     device: str | None = None
     show_progress: bool = True
-    stats: dict = field(default_factory=lambda: {"cached": 0, "computed": 0, "compute_s": 0.0})
+    stats: dict = field(default_factory=lambda: {"cached": 0, "computed": 0, "compute_s": 0.0,
+                                                 "cached_compute_s": 0.0})
 
     @property
     def cache_dir(self) -> Path:
@@ -111,6 +113,8 @@ class RunContext:
             try:
                 value = from_jsonable(json.loads(path.read_text()))
                 self.stats["cached"] += 1
+                # what the cached point cost when it was computed (so reruns report honest totals)
+                self.stats["cached_compute_s"] += float(value.get("_seconds", 0.0))
                 return value
             except (OSError, json.JSONDecodeError):
                 pass  # a corrupt file (e.g. disk full at write time) is recomputed

@@ -130,7 +130,9 @@ def summary_markdown(summary: dict) -> str:
     esc = lambda t: str(t).replace("|", "\\|")  # noqa: E731
     lines = [f"**{esc(summary['experiment'])}** ({esc(summary['paper_figure'])}): {esc(summary['title'])}"
              f"{' - quick size' if summary.get('quick') else ''}; seed {summary['seed']}, "
-             f"wall time {summary['wall_time_s']:.1f} s", "",
+             f"wall time {summary['wall_time_s']:.1f} s (points computed in this run: "
+             f"{summary['points']['computed']}; from cache: {summary['points']['cached']}, which took "
+             f"{summary['points'].get('cached_compute_s', 0.0):.1f} s when computed)", "",
              "| quantity | paper | measured | note |", "|---|---|---|---|"]
     for c in summary["comparisons"]:
         q = c["quantity"] + (f" [{c['unit']}]" if c.get("unit") else "")

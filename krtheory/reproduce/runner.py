@@ -173,8 +173,9 @@ def run_reproduction(name: str, out: str | Path = "krtheory-out", *, quick: bool
     write_json(out_dir / "summary.json", summary)
     (out_dir / "summary.md").write_text(summary_markdown(summary))
     notes = [f"paper setting unconfirmed (THEORY.md s8): {u}" for u in exp.unconfirmed]
-    notes.append(f"wall time {wall:.1f} s; points computed {ctx.stats['computed']}, "
-                 f"from cache {ctx.stats['cached']}; files in {out_dir}")
+    notes.append(f"wall time {wall:.1f} s; points computed {ctx.stats['computed']}, from cache "
+                 f"{ctx.stats['cached']} (they cost {ctx.stats['cached_compute_s']:.1f} s when computed); "
+                 f"files in {out_dir}")
     table = format_table(f"{exp.name}: {exp.title} ({exp.figure_ref}){' [quick]' if quick else ''}",
                          report.comparisons, report.checks, notes)
     return ReproductionOutcome(exp.name, out_dir, summary, passed, table)
