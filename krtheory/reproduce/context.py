@@ -101,6 +101,10 @@ class RunContext:
         )
         return f"{kind}-{hashlib.sha256(payload.encode()).hexdigest()[:20]}"
 
+    def is_cached(self, kind: str, key: dict) -> bool:
+        """Whether ``(kind, key)`` has a stored result (no statistics are counted)."""
+        return (self.cache_dir / (self._key(kind, key) + ".json")).exists()
+
     def cached(self, kind: str, key: dict, compute: Callable[[], dict]) -> dict:
         """Return the cached result for ``(kind, key)`` or compute, store and return it.
 

@@ -30,6 +30,10 @@ def _defaults(quick: bool) -> dict:
         "flow_alpha_min_deep": 1e-4,
         # flow settings: stop at loss <= flow_tol * ||y||^2 (relative); caps per point
         "flow_tol": 1e-20, "flow_rtol": 1e-9, "flow_t_max": 1e12, "flow_max_steps": 20000,
+        # total seconds for computing new flow points in one run (cached points are free); the
+        # points left over are reported (and fail a key check), a rerun continues with them.
+        # Each depth runs from large alpha (fast) to small alpha (slow).
+        "flow_budget_s": math.inf,
     }
     if quick:
         # measured on 2 loaded cores: D = 4 at alpha = 1e-4 alone takes ~30 s at d = 200
@@ -49,6 +53,8 @@ def _validate(p: dict) -> None:
         raise InvalidInputError("sparse-regression: need alpha_min <= flow_alpha_min_deep < alpha_max")
     if p["flow_alphas"] < 2 or p["curve_alphas"] < 2:
         raise InvalidInputError("sparse-regression: flow_alphas and curve_alphas must be >= 2")
+    if not p["flow_budget_s"] > 0:
+        raise InvalidInputError("sparse-regression: flow_budget_s must be > 0 (inf for no budget)")
     if p["noise_var"] < 0:
         raise InvalidInputError("sparse-regression: noise_var must be >= 0")
     for D in p["depths"]:
@@ -105,6 +111,8 @@ def run(ctx) -> Report:
              "margin": l1["margin"]},
             {"source": "l2_interpolator", **_metrics(b2, prob, l1norm, l2norm)}]
     curves, flows = {}, {}
+    skipped: list[dict] = []
+    flow_spent = 0.0  # seconds spent computing new flow points in this run
     flow_opts = {"tol": P["flow_tol"], "rtol": P["flow_rtol"], "t_max": P["flow_t_max"],
                  "max_steps": P["flow_max_steps"]}
     for D in P["depths"]:
@@ -119,13 +127,22 @@ def run(ctx) -> Report:
             rows.append({"source": "solver", "depth": D, "alpha": a, **m})
         flows[D] = []
         a_flow = a_flow_for(D)
-        for a in ctx.progress(a_flow, desc=f"flows D={D:g}", total=len(a_flow)):
+        for a in ctx.progress(a_flow[::-1], desc=f"flows D={D:g}", total=len(a_flow)):
             def point(a=a, D=D):
                 f = engines.flow(prob.X, prob.y, a, D, device=ctx.device, **flow_opts)
                 s = engines.solve(prob.X, prob.y, D, log_alpha=math.log(a))
                 f["solver_beta"] = s["beta"]
                 return f
-            f = ctx.cached("flow", key | {"D": D, "alpha": float(a)} | flow_opts, point)
+            fkey = key | {"D": D, "alpha": float(a)} | flow_opts
+            if flow_spent >= P["flow_budget_s"] and not ctx.is_cached("flow", fkey):
+                skipped.append({"depth": D, "alpha": float(a)})
+                rows.append({"source": "flow_not_computed", "depth": D, "alpha": float(a),
+                             "status": "skipped: flow_budget_s exhausted"})
+                continue
+            before = ctx.stats["computed"]
+            f = ctx.cached("flow", fkey, point)
+            if ctx.stats["computed"] > before:  # computed now, not read from the cache
+                flow_spent += f["_seconds"]
             bf, bs = np.asarray(f["beta"]), np.asarray(f["solver_beta"])
             rec = {"source": "flow", "depth": D, "alpha": float(a), **_metrics(bf, prob, l1norm, l2norm),
                    "converged": bool(f["converged"]), "status": f["status"], "steps": f["steps"],
@@ -135,6 +152,7 @@ def run(ctx) -> Report:
                    "seconds": f.get("_seconds", math.nan)}
             flows[D].append(rec)
             rows.append(rec)
+        flows[D].sort(key=lambda r: r["alpha"])
 
     # ---- figure -------------------------------------------------------------------------------
     fig, axes = new_figure(3, width=4.9, height=4.9)
@@ -150,7 +168,7 @@ def run(ctx) -> Report:
             ax.plot(a_curve, np.where(ys > 0, ys, np.nan), color=col, lw=1.6, label=f"D={D:g} solver argmin Q (curve)")
             fx = np.array([f["alpha"] for f in flows[D]])
             fy = np.array([f[q] for f in flows[D]])
-            ok = np.array([f["converged"] for f in flows[D]])
+            ok = np.array([f["converged"] for f in flows[D]], dtype=bool)
             ax.plot(fx[ok], np.where(fy[ok] > 0, fy[ok], np.nan), "o", color=col, ms=5,
                     label=f"D={D:g} gradient flow (converged)")
             if np.any(~ok):
@@ -201,7 +219,15 @@ def run(ctx) -> Report:
     comparisons += [Comparison("flow points converged", f"{len(conv)}/{len(allflows)}"),
                     Comparison("flow vs solver, median relative distance (converged)", med),
                     Comparison("flow vs solver, worst relative distance (converged)", worst)]
+    checks.append(Check("every flow point computed (within flow_budget_s)", not skipped, len(skipped),
+                        "0 skipped", "rerun the same command to continue" if skipped else ""))
+    if skipped:
+        extra["skipped_flow_points"] = skipped
+        fig.suptitle(f"{len(skipped)} flow points not computed (time budget); rerun to continue", color="C3",
+                     fontsize=9)
     for D in P["depths"]:
+        if len(flows[D]) < 2:
+            continue
         small, large = flows[D][0], flows[D][-1]
         ratio = small["population_error"] / large["population_error"]
         checks.append(Check(f"D={D:g}: flow error at alpha={small['alpha']:.0e} below a third of that at "
