@@ -127,7 +127,7 @@ def _reference(D: float, count: int, z_min: float, z_max: float) -> list[tuple[f
 
         u_lo, u_hi = u_of(z_min), u_of(z_max)
         # geometric in u near 0 and in 1 - u near 1 so that both ends are sampled
-        e_lo, e_hi = 1 - u_lo, 1 - u_hi
+        e_hi = 1 - u_hi
         half = count // 2
         us = [u_lo * (mpmath.mpf(0.5) / u_lo) ** (mpmath.mpf(i) / max(half - 1, 1)) for i in range(half)]
         us += [1 - (mpmath.mpf(0.5) * (e_hi / mpmath.mpf(0.5)) ** (mpmath.mpf(i) / max(count - half - 1, 1)))

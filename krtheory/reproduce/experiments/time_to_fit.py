@@ -99,7 +99,6 @@ def run(ctx) -> Report:
                                                f"log-log slope {ll.slope:.3f}"))
         else:
             ll = loglog_fit(alphas[sel], t[sel])
-            pred = math.exp(ll.intercept) * grid ** (-(D - 2))
             # overlay the *predicted* exponent with the constant fitted at the same points
             c = math.exp(float(np.mean(np.log(t[sel]) + (D - 2) * np.log(alphas[sel]))))
             ax.loglog(grid, c * grid ** (-(D - 2)), "--", color=col, lw=1.3,
