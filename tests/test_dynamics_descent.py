@@ -10,10 +10,10 @@ from krtheory.dynamics import gradient_descent
 from test_dynamics_flow import dual_newton_d2, rel
 
 
-def numpy_gd(X, y, alpha, D, eta, steps, c=2.0):
+def numpy_gd(X, y, alpha, D, eta, steps, c=2.0, u=None, v=None):
     """Textbook GD on raw w (what published experiment code does)."""
-    wp = np.full(X.shape[1], float(alpha))
-    wm = wp.copy()
+    wp = np.full(X.shape[1], float(alpha)) * (1.0 if u is None else u)
+    wm = np.full(X.shape[1], float(alpha)) * (1.0 if v is None else v)
     for _ in range(steps):
         g = X.T @ (X @ (wp ** D - wm ** D) - y)
         wp, wm = wp - eta * c * D * wp ** (D - 1) * g, wm + eta * c * D * wm ** (D - 1) * g
@@ -41,6 +41,16 @@ def test_matches_numpy_gd_step_for_step(prob, D, alpha, eta):
     assert rel(r.w_plus, wp) < 1e-11 and rel(r.w_minus, wm) < 1e-11
     assert rel(r.beta, wp ** D - wm ** D) < 1e-10
     assert np.allclose(r.gd_product, wp * wm, rtol=1e-11)
+
+
+def test_general_init_matches_numpy(prob):
+    X, y = prob
+    rng = np.random.default_rng(2)
+    u, v = np.exp(0.2 * rng.standard_normal(10)), np.exp(0.2 * rng.standard_normal(10))
+    wp, wm = numpy_gd(X, y, 0.7, 2, 0.003, 200, u=u, v=v)
+    r = gradient_descent(X, y, 0.7, 2, step=0.003, max_steps=200, tol=0.0, init=(u, v))
+    # same iteration, different rounding (see test_matches_numpy_gd_step_for_step)
+    assert r.steps == 200 and rel(r.w_plus, wp) < 1e-11 and rel(r.w_minus, wm) < 1e-11
 
 
 def test_default_step_converges_batched(prob):
