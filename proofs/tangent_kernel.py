@@ -1,0 +1,8 @@
+#!/usr/bin/env python3
+"""Proof 'tangent_kernel' (see krtheory.symbolic.proofs): prints every step with its verdict; exit 1 on failure."""
+import sys
+
+from krtheory.symbolic.proofs import main
+
+if __name__ == "__main__":
+    sys.exit(main("tangent_kernel"))
