@@ -20,6 +20,11 @@ from .symbols import ALPHA_POS, DELTA, LOSS_FACTORS, n, s, t, u
 __all__ = ["FlowDerivation", "derive_flow", "force_powers"]
 
 
+def wpower(base, m, D):
+    """``W^m`` for ``W = base^(1/(2-D))`` with ``base > 0``: ``base^(m/(2-D))`` (exponent cancelled)."""
+    return sp.Pow(base, sp.cancel(sp.sympify(m) / (2 - D)))
+
+
 def force_powers(expr):
     """Power rules valid for positive bases ((ab)^c = a^c b^c, (a^b)^c = a^(bc)).
 
@@ -95,11 +100,20 @@ def _solve_separable(rec: Recorder, D, c, w0, label):
         if len(Vsol) != 1:
             raise RuntimeError(f"separated ODE for {label}: expected one solution for W^(2-D), got {Vsol}")
         base = sp.expand(Vsol[0])
+        # factored as w0^(2-D) (1 + gamma s): the form the later steps match against
+        w02 = sp.Pow(w0, 2 - D)
+        base_f = w02 * sp.expand(base / w02)
+        rec.equal(f"{label}^(2-D) = {w02} ({base_f / w02})", base, base_f, numeric=False,
+                  detail=f"sympy.solve of the separated equation gives W^(2-D) = {base}")
+        base = base_f
         sol = base ** (1 / (2 - D))
     # substitute back into the ODE: in s (where the numeric fallback can sample), then the chain
-    # rule d/dt W(s(t)) = W'(s) ds/dt with ds/dt = (X^T r)_i turns it into the ODE in t
+    # rule d/dt W(s(t)) = W'(s) ds/dt with ds/dt = (X^T r)_i turns it into the ODE in t.
+    # D > 2: W^(D-1) is written as B^((D-1)/(2-D)) with B = W^(2-D) > 0 near s = 0 (what (B^x)^y = B^(xy)
+    # gives for B > 0); a real base raised twice would otherwise leave Abs() that no rewrite removes
+    wpow = (sol ** (D - 1)) if base is None else wpower(base, D - 1, D)
     rec.equal(f"{label}(s) solves d{label}/ds = -({c}) {label}^(D-1)",
-              sp.diff(sol, s) + c * sol ** (D - 1), 0, positive_bases=base is not None,
+              sp.diff(sol, s), -c * wpow, positive_bases=base is not None,
               domains={"s": (-0.01, 0.01)},
               detail=("sympy.dsolve" if base is None else "separation of variables: integrate(W**(1-D), W)")
               + (f"; base W^(2-D) = {base} > 0 near s = 0" if base is not None else ""))
@@ -128,12 +142,17 @@ def derive_flow(rec: Recorder, D, loss, u0, v0) -> FlowDerivation:
     rec.equal("invariant is conserved along the ODE: dI/dt = 0",
               sum(sp.diff(inv, w) * rhs for w, rhs in flow_rhs.items()), 0, numeric=False,
               detail=f"I(w+, w-) = {inv} from the separating antiderivative F(w) = {F}")
-    inv_s = inv.subs({WP: wplus, WM: wminus})
+    if _is_two(D):
+        inv_s = inv.subs({WP: wplus, WM: wminus})
+    else:
+        # W^m = B^(m/(2-D)) for the positive bases B = W^(2-D) (see wpower)
+        inv_s = inv.replace(lambda x: x.is_Pow and x.base in (WP, WM),
+                            lambda x: wpower(base_p if x.base == WP else base_m, x.exp, D))
     inv0 = sp.powsimp(inv.subs({WP: a * u0, WM: a * v0}), force=True)
     rec.equal("invariant along the solution: I(w(s)) = I(w(0))", inv_s, inv0, domains={"s": (-0.01, 0.01)},
               positive_bases=base_p is not None, detail=f"I(w(0)) = {inv0}")
 
-    beta_s = wplus ** D - wminus ** D
+    beta_s = (wplus ** D - wminus ** D) if _is_two(D) else (wpower(base_p, D, D) - wpower(base_m, D, D))
     # scaled dual variable zeta (linear in s): w+^D = w+(0)^D exp(zeta) (D = 2), w+^(2-D) = alpha^(2-D)(1 - zeta) (D > 2)
     if _is_two(D):
         zeta = sp.expand(sp.expand_log(sp.log(wplus ** D / (a * u0) ** D), force=True))
@@ -158,11 +177,14 @@ def derive_flow(rec: Recorder, D, loss, u0, v0) -> FlowDerivation:
     else:
         c, phi = a ** D, sp.Integer(0)
         # w+-^D = (w+-^(2-D))^(D/(2-D)) and w+-^(2-D) = alpha^(2-D) (1 -+ zeta): divide alpha^D out
-        onem = sp.simplify(base_p.subs(s, u / kappa) / a ** (2 - D))
-        onep = sp.simplify(base_m.subs(s, u / kappa) / a ** (2 - D))
-        expo = sp.simplify(D / (2 - D))
+        onem = sp.expand(base_p.subs(s, u / kappa) / a ** (2 - D))
+        onep = sp.expand(base_m.subs(s, u / kappa) / a ** (2 - D))
+        rec.equal("w+^(2-D) = alpha^(2-D) (1 - zeta) at s = zeta/kappa", onem, 1 - u, numeric=False)
+        rec.equal("w-^(2-D) = alpha^(2-D) (1 + zeta) at s = zeta/kappa", onep, 1 + u, numeric=False)
+        expo = sp.cancel(D / (2 - D))
         link = onem ** expo - onep ** expo
-        rec.equal("beta(zeta) = alpha^D h_D(zeta)", beta_s.subs(s, u / kappa), a ** D * link,
+        rec.equal("beta(zeta) = alpha^D h_D(zeta)",
+                  (a ** (2 - D) * onem) ** expo - (a ** (2 - D) * onep) ** expo, a ** D * link,
                   domains={"u": (-0.9, 0.9)}, positive_bases=True,
                   detail=f"w+^(2-D) = alpha^(2-D) ({onem}), w-^(2-D) = alpha^(2-D) ({onep}); "
                          "bases alpha > 0, 1 +- u > 0")
