@@ -38,36 +38,87 @@ def _d_gt_2(expr, D):
     return expr.subs(D, 2 + DELTA) if D == D_SYM else expr
 
 
+def _coeff_domain(*exprs):
+    """Exact coefficient domain: QQ, or the rational functions QQ(D) for the symbolic depth."""
+    syms = set().union(*(sp.sympify(x).free_symbols for x in exprs)) - {u, z}
+    return sp.QQ.frac_field(*sorted(syms, key=str)) if syms else sp.QQ
+
+
+def taylor_coefficients(expr, var, order):
+    """Exact Taylor coefficients ``[f(0), f'(0), f''(0)/2, ...]`` of ``expr`` at ``var = 0`` to ``order``.
+
+    By repeated differentiation (the definition), each coefficient put in normal form with
+    ``cancel``: for the link and H (two or three powers of 1 +- u) this stays small, where
+    ``sympy.series`` of the whole expression with a symbolic exponent takes minutes.
+    """
+    out, g = [], sp.sympify(expr)
+    fact = sp.Integer(1)
+    for j in range(order + 1):
+        if j:
+            g = sp.diff(g, var)
+            fact *= j
+        out.append(sp.cancel(sp.expand(g.subs(var, 0)) / fact))
+    return out
+
+
+def _poly(coeffs, var, dom):
+    return sp.Poly(list(reversed(coeffs)), var, domain=dom)
+
+
+def _truncate_poly(P, order):
+    """Drop the terms of degree > order of a Poly."""
+    return sp.Poly.from_dict({m: c for m, c in P.as_dict().items() if m[0] <= order}, *P.gens, domain=P.domain) \
+        if P.degree() > order else P
+
+
+def _compose_truncated(outer, inner, order):
+    """``outer(inner(x)) + O(x^(order+1))`` for Polys over one domain (``inner`` without constant term)."""
+    dom = inner.domain
+    acc = sp.Poly(0, *inner.gens, domain=dom)
+    power = sp.Poly(1, *inner.gens, domain=dom)
+    for k, ck in enumerate(outer.all_coeffs()[::-1][:order + 1]):
+        if k:
+            power = _truncate_poly(power * inner, order)
+        if ck:
+            acc = acc + power.mul_ground(ck)
+    return _truncate_poly(acc, order)
+
+
 def series_reversion(h_series, order):
     """Coefficients of ``u(z)`` with ``h(u(z)) = z + O(z^(order+1))``; ``h_series`` a polynomial in u.
 
-    Solved order by order: the coefficient of ``z^j`` in ``h(u(z))`` is linear in ``a_j``.
+    Solved order by order: the coefficient of ``z^j`` in ``h(U + a_j z^j)`` is
+    ``h_1 a_j + [z^j] h(U)`` (``a_j z^j`` enters the other terms at degree >= j + 1), so
+    ``a_j = -[z^j] h(U) / h_1``; exact arithmetic in the coefficient domain (QQ or QQ(D)).
     """
-    a1 = sp.simplify(1 / h_series.coeff(u, 1))
-    U = a1 * z
+    dom = _coeff_domain(h_series)
+    H = sp.Poly(h_series, u, domain=dom)
+    h1 = H.coeff_monomial(u)
+    U = sp.Poly(z / h1, z, domain=dom)
     for j in range(2, order + 1):
-        aj = sp.Symbol("a_j")
-        trial = U + aj * z ** j
-        comp = sp.expand(h_series.subs(u, trial))
-        cj = sp.Poly(comp, z).coeff_monomial(z ** j) if comp.has(z) else sp.Integer(0)
-        sol = sp.solve(sp.Eq(cj, 0), aj)
-        U = U + sp.factor(sp.simplify(sol[0])) * z ** j if sol else U
-    return U
+        cj = _compose_truncated(H, U, j).coeff_monomial(z ** j)
+        if cj:
+            U = U + sp.Poly(-cj / h1 * z ** j, z, domain=dom)
+    return sum(sp.factor(c) * z ** m[0] for m, c in U.as_dict(native=False).items())
 
 
 def _series_zero(rec: Recorder, fl: FlowDerivation, pot: PotentialDerivation, order: int):
     D = fl.D
-    hs = sp.series(fl.link, u, 0, order + 1).removeO()
-    hs = sp.expand(hs)
+    hc = taylor_coefficients(fl.link, u, order)
+    hs = sum(c * u ** j for j, c in enumerate(hc))
     U = series_reversion(hs, order - 1)               # q' = u(z) to z^(order-1)
     w = sp.Symbol("w", real=True)
     qs = sp.integrate(U.subs(z, w), (w, 0, z))
     qs = sp.collect(sp.expand(qs), z, sp.factor)
-    # check: q_series(h(u)) = u h(u) - H(u) + O(u^(order+1)) (exact, truncated-series identity)
-    lhs = sp.series(qs.subs(z, hs), u, 0, order + 1).removeO()
-    rhs = sp.series(pot.parametric[1], u, 0, order + 1).removeO()
+    # check: q_series(h(u)) = u h(u) - H(u) + O(u^(order+1)) (exact, truncated-series identity;
+    # the left side composed as polynomials, the right side from its own Taylor coefficients)
+    dom = _coeff_domain(hs, qs, pot.parametric[1])
+    comp = _compose_truncated(sp.Poly(qs, z, domain=dom), sp.Poly(hs, u, domain=dom), order)
+    lhs = comp.as_expr()
+    rhs = sum(c * u ** j for j, c in enumerate(taylor_coefficients(pot.parametric[1], u, order)))
     rec.equal(f"series at 0: q(h(u)) = u h(u) - H(u) + O(u^{order + 1})", sp.expand(lhs), sp.expand(rhs),
-              numeric=False, detail=f"series reversion of h to order {order - 1}, then q = int_0^z h^{{-1}}")
+              numeric=False, detail=f"series reversion of h to order {order - 1}, then q = int_0^z h^{{-1}}; "
+                                    "Taylor coefficients by differentiation at u = 0")
     if pot.potential is not None:
         direct = sp.series(pot.potential, z, 0, order + 1).removeO()
         rec.equal("series at 0 agrees with sympy.series of the closed form", qs, direct, numeric=False,

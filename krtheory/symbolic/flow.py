@@ -177,8 +177,8 @@ def derive_flow(rec: Recorder, D, loss, u0, v0) -> FlowDerivation:
     else:
         c, phi = a ** D, sp.Integer(0)
         # w+-^D = (w+-^(2-D))^(D/(2-D)) and w+-^(2-D) = alpha^(2-D) (1 -+ zeta): divide alpha^D out
-        onem = sp.expand(base_p.subs(s, u / kappa) / a ** (2 - D))
-        onep = sp.expand(base_m.subs(s, u / kappa) / a ** (2 - D))
+        onem = sp.collect(sp.expand(base_p.subs(s, u / kappa) / a ** (2 - D)), u, sp.cancel)
+        onep = sp.collect(sp.expand(base_m.subs(s, u / kappa) / a ** (2 - D)), u, sp.cancel)
         rec.equal("w+^(2-D) = alpha^(2-D) (1 - zeta) at s = zeta/kappa", onem, 1 - u, numeric=False)
         rec.equal("w-^(2-D) = alpha^(2-D) (1 + zeta) at s = zeta/kappa", onep, 1 + u, numeric=False)
         expo = sp.cancel(D / (2 - D))

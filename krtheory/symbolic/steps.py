@@ -86,9 +86,11 @@ def _norm_exponents(expr):
     return sp.expand(expr)
 
 
-def _simplify_zero(expr, force=False) -> bool:
+def _simplify_zero(expr, force=False, costly=True) -> bool:
     """True if SymPy proves ``expr == 0`` (cheap rewrites first, then ``simplify``).
 
+    ``costly=False`` skips the blind ``simplify`` attempts (for steps known to need the numeric
+    fallback, e.g. ``asinh(sinh(u)) = u``, where they cost seconds and cannot succeed).
     ``force`` additionally applies the power rules that hold for positive bases
     ((ab)^c = a^c b^c, (a^b)^c = a^(bc)); callers use it only where every base is positive on
     the stated domain, and the step's detail says so.
@@ -102,15 +104,15 @@ def _simplify_zero(expr, force=False) -> bool:
               lambda e: _norm_exponents(_force_powers(_norm_exponents(_force_powers(e)))),
               lambda e: sp.cancel(_norm_exponents(_force_powers(sp.together(e)))), lambda e: sp.expand(_force_powers(sp.expand(_force_powers(e)))),
               lambda e: sp.cancel(_force_powers(sp.together(e))))
-    costly = (sp.simplify, lambda e: sp.simplify(sp.expand(sp.powsimp(e))),
+    blind = (sp.simplify, lambda e: sp.simplify(sp.expand(sp.powsimp(e))),
               lambda e: sp.simplify(sp.expand(e.rewrite(sp.exp))))
-    costly_forced = (lambda e: sp.simplify(_force_powers(sp.expand(_force_powers(e)))),
+    blind_forced = (lambda e: sp.simplify(_force_powers(sp.expand(_force_powers(e)))),
                      lambda e: sp.simplify(_force_powers(sp.together(e))))
     chain = cheap + (forced if force else ())
     # full simplify() can take minutes on large symbolic-depth expressions; beyond this size the
     # caller's numeric fallback decides instead (and the step says so)
-    if sp.count_ops(expr) <= COSTLY_SIMPLIFY_MAX_OPS:
-        chain += costly + (costly_forced if force else ())
+    if costly and sp.count_ops(expr) <= COSTLY_SIMPLIFY_MAX_OPS:
+        chain += blind + (blind_forced if force else ())
     for f in chain:
         try:
             if f(expr) == 0:
@@ -159,7 +161,7 @@ class Recorder:
 
     # -- step kinds --------------------------------------------------------------------------
     def equal(self, name, lhs, rhs, *, domains=None, numeric=True, detail="", positive_subs=None,
-              positive_bases=False) -> Step:
+              positive_bases=False, costly=True) -> Step:
         """Assert ``lhs == rhs``; exact simplification first, mpmath fallback if ``numeric``.
 
         ``positive_subs`` maps sub-expressions known to be positive on the stated domain (e.g.
@@ -178,7 +180,7 @@ class Recorder:
             diff_pos = diff
         if positive_bases:
             note = (note + "; " if note else "") + "power rules for positive bases (all bases > 0 on the domain)"
-        if _simplify_zero(diff_pos, force=positive_bases):
+        if _simplify_zero(diff_pos, force=positive_bases, costly=costly):
             step = Step(name, statement, "exact", True, (note + "; " if note else "") + "simplify(lhs - rhs) == 0")
         elif numeric:
             ok, info = self._numeric_zero(name, lhs, rhs, domains)
