@@ -20,7 +20,7 @@ import sympy as sp
 from .flow import FlowDerivation
 from .potential import PotentialDerivation
 from .steps import Recorder
-from .symbols import ALPHA_POS, B_POS, DELTA, D_SYM, Z_POS, e, u, z
+from .symbols import ABS_Z, ALPHA_POS, B_POS, DELTA, D_SYM, Z_POS, e, u, z
 
 __all__ = ["AsymptoticsDerivation", "derive_asymptotics", "series_reversion"]
 
@@ -143,8 +143,9 @@ def _series_infinity_d2(rec: Recorder, pot: PotentialDerivation, order: int):
               detail="sympy.series at oo of the closed form (asinh rewritten as log); z > 0, q even")
     rec.limit("series at oo is the expansion of q: z^4 (q - series) -> 0", Z_POS ** 4 * (q - main), Z_POS, sp.oo, 0)
     rec.limit("constant term: lim_{z->oo} q(z) - z log z + z = 2", q - Z_POS * sp.log(Z_POS) + Z_POS, Z_POS, sp.oo, 2)
-    # q is even: the expansion holds with |z|; truncated after the last term SymPy returned
-    return main.subs(Z_POS, sp.Abs(z)), sp.Integer(2)
+    # q is even: the expansion holds in |z| (the positive symbol abs_z; Abs(z)^(-3) would print
+    # as Abs(z)/z^4); truncated after the last term SymPy returned
+    return main.xreplace({Z_POS: ABS_Z}), sp.Integer(2)
 
 
 def _series_infinity_power(rec: Recorder, fl: FlowDerivation, pot: PotentialDerivation):
@@ -169,7 +170,7 @@ def _series_infinity_power(rec: Recorder, fl: FlowDerivation, pot: PotentialDeri
     rec.limit("(D/2)(e^(1-p) - z(e)^(2/D)) -> 0 as e -> 0+, so q = |z| - (D/2)|z|^(2/D) + C_D + o(1)",
               _d_gt_2(D / 2 * (e ** (1 - pp) - ze ** (2 / D)), D), e, 0, 0, direction="+",
               domains={"delta": (0.3, 4.0), "D": (2.3, 6.0)})
-    return sp.Abs(z) - D / 2 * sp.Abs(z) ** (2 / D) + CD_ref, CD_ref
+    return ABS_Z - D / 2 * ABS_Z ** (2 / D) + CD_ref, CD_ref
 
 
 def _alpha_limits(rec: Recorder, fl: FlowDerivation, pot: PotentialDerivation, qs0, qinf, CD):
@@ -200,7 +201,7 @@ def _alpha_limits(rec: Recorder, fl: FlowDerivation, pot: PotentialDerivation, q
         rec.equal("relative correction at alpha -> oo is (c4/c2) b^2 alpha^(-2D): Theta(alpha^(-2D))",
                   sp.expand(a ** D * Qs / (c2 * bp ** 2)), 1 + (c4 / c2) * bp ** 2 * a ** (-2 * D),
                   positive_bases=True, numeric=True)
-        Qinf = sp.expand(a ** D * qinf.subs(z, bp / a ** D))
+        Qinf = sp.expand(a ** D * qinf.subs(ABS_Z, bp / a ** D))
         gap_expected = bp - D / 2 * a ** (D - 2) * bp ** (2 / D) + CD * a ** D
         rec.equal("alpha -> 0: Q_alpha^D(b) = |b| - (D/2) alpha^(D-2) |b|^(2/D) + C_D alpha^D + o(alpha^D)",
                   Qinf, gap_expected, positive_bases=True,

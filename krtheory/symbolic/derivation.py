@@ -16,8 +16,10 @@ Formula keys (SymPy expressions in the real symbols u, z, alpha, t, s, b of
   ``Q_flow`` alpha^(2-D) Q_paper (same argmin); ``shaped_potential`` c q(b/c) - phi b (D = 2 shape)
 - ``kkt_beta`` beta_i as a function of lam = (X^T nu)_i; ``dual_objective`` per-coordinate part
   of the dual (minus <nu, y>)
-- ``series_zero`` (with O term), ``series_infinity`` (D = 2: z log z - z + 2 - 1/z + ...;
-  D > 2: |z| - (D/2)|z|^(2/D) + C_D), ``C_D``
+- ``series_zero`` (with O term), ``series_infinity`` in the positive symbol ``abs_z`` = |z|
+  (q is even, so this is the expansion at z -> +oo and at z -> -oo; D = 2:
+  abs_z log(abs_z) - abs_z + 2 - 1/abs_z + 1/(2 abs_z^3), next term O(abs_z^-4);
+  D > 2: abs_z - (D/2) abs_z^(2/D) + C_D + o(1)), ``C_D``
 - ``alpha_to_zero``, ``alpha_to_infinity`` (Eq of Limit objects, per coordinate b > 0),
   ``rate_alpha_to_zero``, ``rate_alpha_to_infinity`` (leading correction)
 - ``tangent_kernel`` c with K(x, x') = c <x, x'> (loss-independent), ``tangent_kernel_dynamics``

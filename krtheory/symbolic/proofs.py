@@ -9,12 +9,12 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 import sympy as sp
 
 from .steps import Recorder, Step
-from .symbols import ALPHA_POS, D_SYM, u
+from .symbols import ALPHA_POS, u
 
 __all__ = ["Proof", "ProofReport", "PROOFS", "run_proofs", "main"]
 
@@ -30,15 +30,22 @@ class ProofReport:
 
 @dataclass(frozen=True)
 class Proof:
+    """``build()`` returns an iterable of checked :class:`Step` s (the builders are generators, so
+    steps arrive as they are checked; a derivation's steps arrive when its ``derive`` finishes)."""
+
     name: str
     title: str
-    build: Callable[[], tuple]
+    build: Callable[[], Iterable]
 
-    def run(self) -> ProofReport:
+    def run(self, on_step: Callable[[Step], None] | None = None) -> ProofReport:
         t0 = time.perf_counter()
-        steps = tuple(self.build())
+        steps = []
+        for st in self.build():
+            steps.append(st)
+            if on_step is not None:
+                on_step(st)
         passed = bool(steps) and all(st.passed for st in steps)
-        return ProofReport(self.name, self.title, steps, passed, time.perf_counter() - t0)
+        return ProofReport(self.name, self.title, tuple(steps), passed, time.perf_counter() - t0)
 
 
 def _select(d, words):
@@ -53,53 +60,43 @@ _POT_WORDS = ("H_", "H'", "H(0)", "Legendre", "q(", "q'", "q_D", "KKT", "dual", 
 def _d2_characterization():
     from .derivation import derive
 
-    d = derive(2)
+    yield from _select(derive(2), _FLOW_WORDS + _POT_WORDS)
     shaped = derive(2, init=("shape", sp.Symbol("u0", positive=True), sp.Symbol("v0", positive=True)))
-    return _select(d, _FLOW_WORDS + _POT_WORDS) + _select(shaped, ("scale * h", "shaped", "beta(0)"))
+    yield from _select(shaped, ("scale * h", "shaped", "beta(0)"))
 
 
 def _depth_characterization():
     from .derivation import derive
 
-    out = []
     for D in (3, 4, 2.5):
-        out += _select(derive(D), _FLOW_WORDS + _POT_WORDS)
-    return out
+        yield from _select(derive(D), _FLOW_WORDS + _POT_WORDS)
 
 
-def _symbolic_link_and_H(rec):
-    from .flow import derive_flow
-    from .potential import _integrate_link
-
-    fl = derive_flow(rec, D_SYM, "sum", sp.Integer(1), sp.Integer(1))
-    return fl.link, _integrate_link(rec, fl)
+#: step names of :func:`krtheory.symbolic.depth_limits.derive_depth_limits` (part of ``derive("D")``)
+_LIMIT_WORDS = ("in p", "D -> 2:", "D -> oo:", "h_oo", "q_oo")
 
 
 def _depth_limits():
-    from .depth_limits import derive_depth_limits
+    from .derivation import derive
 
-    rec = Recorder()
-    hD, HD = _symbolic_link_and_H(rec)
-    start = len(rec.steps)
-    derive_depth_limits(rec, hD, HD)
-    return rec.steps[start:]
+    # the symbolic-depth derivation carries the limit steps (with the link and H they start from)
+    yield from _select(derive("D"), _LIMIT_WORDS)
 
 
 def _asymptotics():
     from .derivation import derive
 
     words = ("series", "C_D", "z -> oo", "alpha ->", "rate", "constant term", "relative correction", "e^(1-p)", "edge")
-    return [st for D in (2, 3, 4) for st in _select(derive(D), words)]
+    for D in (2, 3, 4):
+        yield from _select(derive(D), words)
 
 
 def _tangent_kernel():
     from .derivation import derive
 
     words = ("tangent kernel", "c = 2 D", "linearized", "Theta")
-    out = []
     for D, loss in ((2, "sum"), (2, "half"), (3, "sum"), (3, "mean")):
-        out += _select(derive(D, loss=loss), words)
-    return out
+        yield from _select(derive(D, loss=loss), words)
 
 
 def _scale_covariance():
@@ -112,32 +109,31 @@ def _scale_covariance():
     nu = sp.Matrix(nr, 1, lambda i, j: sp.Symbol(f"nu_{i}", real=True))
     from .derivation import derive
 
-    for D in (2, 3, sp.Rational(5, 2)):
+    for D in (sp.Integer(2), sp.Integer(3), sp.Rational(5, 2)):
         d = derive(D)
         h = d.formulas["link"]
         lam = X.T * nu
         beta = sp.Matrix([a ** D * h.subs(u, lam[i]) for i in range(nc)])
         y = X * beta
         # (X, c y, alpha c^(1/D)): the same nu gives c beta, which is feasible for c y
-        a2 = a * c ** (1 / sp.Integer(D))
+        a2 = a * c ** (1 / sp.sympify(D))
         beta2 = sp.Matrix([a2 ** D * h.subs(u, lam[i]) for i in range(nc)])
         for i in range(nc):
-            rec.equal(f"D = {D}: (alpha c^(1/D))^D h((X^T nu)_{i}) = c beta_{i}", beta2[i], c * beta[i],
+            yield rec.equal(f"D = {D}: (alpha c^(1/D))^D h((X^T nu)_{i}) = c beta_{i}", beta2[i], c * beta[i],
                       numeric=False, positive_bases=True,
                       detail="KKT stationarity holds for (X, c y, alpha c^(1/D)) with the same nu")
         for kk in range(nr):
-            rec.equal(f"D = {D}: (X (c beta))_{kk} = c y_{kk} (feasible for c y)", (X * beta2)[kk], c * y[kk],
+            yield rec.equal(f"D = {D}: (X (c beta))_{kk} = c y_{kk} (feasible for c y)", (X * beta2)[kk], c * y[kk],
                       numeric=False, positive_bases=True)
         # oddness: -nu gives -beta (h odd), feasible for -y
         for i in range(nc):
-            rec.equal(f"D = {D}: alpha^D h(-(X^T nu)_{i}) = -beta_{i} (h odd)", a ** D * h.subs(u, -lam[i]), -beta[i],
+            yield rec.equal(f"D = {D}: alpha^D h(-(X^T nu)_{i}) = -beta_{i} (h odd)", a ** D * h.subs(u, -lam[i]), -beta[i],
                       numeric=False)
-        rec.fact(f"D = {D}: KKT solutions are unique (strictly convex Q: h' > 0)", sp.Eq(sp.Symbol("unique"), sp.true,
+        yield rec.fact(f"D = {D}: KKT solutions are unique (strictly convex Q: h' > 0)", sp.Eq(sp.Symbol("unique"), sp.true,
                  evaluate=False), all(st.passed for st in d.steps if "increasing" in st.name),
                  detail="from the derivation's step 'link is increasing'; hence beta_{alpha c^(1/D)}(X, c y) = "
                         "c beta_alpha(X, y), i.e. beta_alpha(X, c y) = c beta_{alpha c^(-1/D)}(X, y), and "
                         "beta_alpha(X, -y) = -beta_alpha(X, y)")
-    return rec.steps
 
 
 PROOFS: dict[str, Proof] = {
@@ -154,33 +150,46 @@ PROOFS: dict[str, Proof] = {
 }
 
 
-def _print_steps(report, stream):
-    for st in report.steps:
-        print(f"  [{st.verdict()}] {st.name}", file=stream)
-        print(f"         {sp.sstr(st.statement)[:160]}", file=stream)
-        print(f"         method: {st.method}; {st.detail[:200]}", file=stream)
+def _print_step(st, stream):
+    print(f"  [{st.verdict()}] {st.name}", file=stream)
+    print(f"         {sp.sstr(st.statement)[:160]}", file=stream)
+    print(f"         method: {st.method}; {st.detail[:200]}", file=stream, flush=True)
+
+
+_HEADER = f"{'proof':<24} {'steps':>5} {'passed':>6} {'seconds':>8}  verdict"
+
+
+def _row(rep):
+    ok = sum(1 for st in rep.steps if st.passed)
+    return f"{rep.name:<24} {len(rep.steps):>5} {ok:>6} {rep.seconds:>8.2f}  {'PASS' if rep.passed else 'FAIL'}"
 
 
 def run_proofs(names=None, verbose=False, stream=sys.stdout) -> list:
-    """Run the named proofs (default: all), print a table (and every step if ``verbose``)."""
+    """Run the named proofs (default: all) and print a table as they go.
+
+    The header first, then one row per proof as soon as it finishes (``verbose``: preceded by the
+    proof's title and every step with its verdict, printed as the step arrives), then a summary
+    line. Returns the :class:`ProofReport` s in order.
+    """
     from krtheory._validation import InvalidInputError
 
     names = list(PROOFS) if not names else list(names)
     unknown = [n for n in names if n not in PROOFS]
     if unknown:
         raise InvalidInputError(f"unknown proof(s) {', '.join(unknown)}; known: {', '.join(PROOFS)}")
+    print(_HEADER, file=stream, flush=True)
     reports = []
+    t0 = time.perf_counter()
     for name in names:
-        rep = PROOFS[name].run()
-        reports.append(rep)
         if verbose:
-            print(f"{name}: {rep.title}", file=stream)
-            _print_steps(rep, stream)
-    print(f"{'proof':<24} {'steps':>5} {'passed':>6} {'seconds':>8}  verdict", file=stream)
-    for rep in reports:
-        ok = sum(1 for st in rep.steps if st.passed)
-        print(f"{rep.name:<24} {len(rep.steps):>5} {ok:>6} {rep.seconds:>8.2f}  {'PASS' if rep.passed else 'FAIL'}",
-              file=stream)
+            print(f"{name}: {PROOFS[name].title}", file=stream, flush=True)
+        rep = PROOFS[name].run(on_step=(lambda st: _print_step(st, stream)) if verbose else None)
+        reports.append(rep)
+        print(_row(rep), file=stream, flush=True)
+    ok = sum(1 for r in reports if r.passed)
+    nsteps = sum(len(r.steps) for r in reports)
+    print(f"{ok}/{len(reports)} proofs passed ({nsteps} steps) in {time.perf_counter() - t0:.1f} s", file=stream,
+          flush=True)
     return reports
 
 

@@ -29,6 +29,8 @@ n = sp.Symbol("n", positive=True, integer=True)
 ALPHA_POS = sp.Symbol("alpha", positive=True)
 Z_POS = sp.Symbol("z", positive=True)
 B_POS = sp.Symbol("b", positive=True)
+#: the variable of the expansions at infinity: |z| (q_D is even, so q_D(z) = q_D(|z|))
+ABS_Z = sp.Symbol("abs_z", positive=True)
 DELTA = sp.Symbol("delta", positive=True)  # D = 2 + delta encodes D > 2 for SymPy's assumptions
 
 LOSS_FACTORS = {"sum": sp.Integer(1), "half": sp.Rational(1, 2), "mean": 1 / n}
