@@ -143,12 +143,17 @@ def run(ctx) -> Report:
             f = ctx.cached("flow", fkey, point)
             if ctx.stats["computed"] > before:  # computed now, not read from the cache
                 flow_spent += f["_seconds"]
-            bf, bs = np.asarray(f["beta"]), np.asarray(f["solver_beta"])
+            # the solver's verdict at this alpha (cached on its own: older flow points stored only
+            # the solver's beta); a failed solve is a solver problem, not a flow-vs-theory gap
+            sv = ctx.cached("solver_at_flow_alpha", key | {"D": D, "alpha": float(a)},
+                            lambda a=a, D=D: engines.solve(prob.X, prob.y, D, log_alpha=math.log(a)))
+            bf, bs = np.asarray(f["beta"]), np.asarray(sv["beta"])
             rec = {"source": "flow", "depth": D, "alpha": float(a), **_metrics(bf, prob, l1norm, l2norm),
                    "converged": bool(f["converged"]), "status": f["status"], "steps": f["steps"],
                    "integrator": f["method"],
                    "flow_time": f["time"], "final_loss": f["loss"],
                    "dist_to_solver": float(np.linalg.norm(bf - bs) / max(np.linalg.norm(bs), 1e-300)),
+                   "solver_success": bool(sv["success"]), "solver_kkt_residual": sv["kkt_residual"],
                    "seconds": f.get("_seconds", math.nan)}
             flows[D].append(rec)
             rows.append(rec)
@@ -165,7 +170,9 @@ def run(ctx) -> Report:
         for j, D in enumerate(P["depths"]):
             col = f"C{j}"
             ys = np.array([m[q] for m in curves[D]])
-            ax.plot(a_curve, np.where(ys > 0, ys, np.nan), color=col, lw=1.6, label=f"D={D:g} solver argmin Q (curve)")
+            good = np.array([m["success"] for m in curves[D]], dtype=bool)  # failed solves are not drawn
+            ax.plot(a_curve, np.where((ys > 0) & good, ys, np.nan), color=col, lw=1.6,
+                    label=f"D={D:g} solver argmin Q (curve)")
             fx = np.array([f["alpha"] for f in flows[D]])
             fy = np.array([f[q] for f in flows[D]])
             ok = np.array([f["converged"] for f in flows[D]], dtype=bool)
@@ -213,12 +220,24 @@ def run(ctx) -> Report:
     allflows = [f for D in P["depths"] for f in flows[D]]
     conv = [f for f in allflows if f["converged"]]
     nconv = len(allflows) - len(conv)
-    dists = np.array([f["dist_to_solver"] for f in conv])
+    both = [f for f in conv if f["solver_success"]]
+    failed = [f for f in allflows if not f["solver_success"]]
+    dists = np.array([f["dist_to_solver"] for f in both])
     med = float(np.median(dists)) if dists.size else math.inf
     worst = float(np.max(dists)) if dists.size else math.inf
+    nfail_curve = {f"{D:g}": int(sum(not m["success"] for m in curves[D])) for D in P["depths"]}
     comparisons += [Comparison("flow points converged", f"{len(conv)}/{len(allflows)}"),
-                    Comparison("flow vs solver, median relative distance (converged)", med),
-                    Comparison("flow vs solver, worst relative distance (converged)", worst)]
+                    Comparison("flow vs solver, median relative distance (both converged)", med),
+                    Comparison("flow vs solver, worst relative distance (both converged)", worst),
+                    Comparison("solver failures (success=False): curve points / at flow alphas",
+                               f"{sum(nfail_curve.values())} / {len(failed)}",
+                               note=", ".join(f"D={f['depth']:g} alpha={f['alpha']:.3g}: flow excess l1 "
+                                              f"{f['excess_l1']:.2g}" for f in failed))]
+    if failed or any(nfail_curve.values()):
+        extra["solver_failures"] = {"curve_by_depth": nfail_curve,
+                                    "at_flow_alphas": [{"depth": f["depth"], "alpha": f["alpha"],
+                                                        "kkt_residual": f["solver_kkt_residual"],
+                                                        "dist_to_flow": f["dist_to_solver"]} for f in failed]}
     checks.append(Check("every flow point computed (within flow_budget_s)", not skipped, len(skipped),
                         "0 skipped", "rerun the same command to continue" if skipped else ""))
     if skipped:
