@@ -141,7 +141,10 @@ def _series_infinity_d2(rec: Recorder, pot: PotentialDerivation, order: int):
     rec.limit("series at oo: z^4 (series - (z log z - z + 2 - 1/z + 1/(2 z^3))) -> 0 (THEORY.md s2)",
               Z_POS ** 4 * (main - expected), Z_POS, sp.oo, 0,
               detail="sympy.series at oo of the closed form (asinh rewritten as log); z > 0, q even")
-    rec.limit("series at oo is the expansion of q: z^4 (q - series) -> 0", Z_POS ** 4 * (q - main), Z_POS, sp.oo, 0)
+    # every returned term is pinned down: the remainder is o(z^-(last power)) (q - z log z is odd in 1/z)
+    last = -min(tm.as_coeff_exponent(Z_POS)[1] for tm in sp.Add.make_args(main) if not tm.has(sp.log))
+    rec.limit(f"series at oo is the expansion of q: z^{last + 1} (q - series) -> 0", Z_POS ** (last + 1) * (q - main),
+              Z_POS, sp.oo, 0, detail=f"the series returned by SymPy ends at z^-{last}")
     rec.limit("constant term: lim_{z->oo} q(z) - z log z + z = 2", q - Z_POS * sp.log(Z_POS) + Z_POS, Z_POS, sp.oo, 2)
     # q is even: the expansion holds in |z| (the positive symbol abs_z; Abs(z)^(-3) would print
     # as Abs(z)/z^4); truncated after the last term SymPy returned
