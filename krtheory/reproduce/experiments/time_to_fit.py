@@ -71,7 +71,9 @@ def run(ctx) -> Report:
                      "status": f["status"], "converged": f["converged"], "final_loss": f["loss"],
                      "method": f["method"], "seconds": f.get("_seconds", math.nan)})
 
-    fig, (ax, axs) = new_figure(2, width=5.5, height=4.4)
+    # (a) D > 2 on log-log axes (power laws are lines), (b) D = 2 against ln(1/alpha) on a linear
+    # time axis (T = a + b ln(1/alpha) is a line), (c) integrator steps for all depths
+    fig, (ax, ax2, axs) = new_figure(3, width=4.8, height=4.4)
     fits = {}
     for j, D in enumerate(P["depths"]):
         col = f"C{j}"
@@ -79,9 +81,10 @@ def run(ctx) -> Report:
         t = np.array([f["time"] for f in res[D]])
         st = np.array([f["steps"] for f in res[D]])
         ok = np.array([f["converged"] for f in res[D]])
-        ax.loglog(alphas[ok], t[ok], "o", color=col, ms=6, label=f"D={D:g}: flow time to loss {P['loss_level']:g}||y||^2")
+        tax = ax2 if D == 2 else ax
+        tax.plot(alphas[ok], t[ok], "o", color=col, ms=6, label=f"D={D:g}: flow time to loss {P['loss_level']:g}||y||^2")
         if np.any(~ok):
-            ax.loglog(alphas[~ok], t[~ok], "x", color=col, ms=9, mew=2, label=f"D={D:g}: NOT converged (time reached)")
+            tax.plot(alphas[~ok], t[~ok], "x", color=col, ms=9, mew=2, label=f"D={D:g}: NOT converged (time reached)")
         axs.loglog(alphas, st, "o-", color=col, ms=5, label=f"D={D:g}: integrator steps")
         amax = P["fit_alpha_max_d2"] if D == 2 else P["fit_alpha_max"]
         sel = ok & (alphas <= amax * (1 + 1e-12))
@@ -91,7 +94,9 @@ def run(ctx) -> Report:
         if D == 2:
             fit = linear_fit(np.log(1 / alphas[sel]), t[sel])
             pred = fit.intercept + fit.slope * np.log(1 / grid)
-            ax.loglog(grid, pred, "--", color=col, lw=1.3, label=f"D=2 fit: T = {fit.intercept:.3g} + {fit.slope:.3g} ln(1/alpha)")
+            ax2.plot(grid, pred, "--", color=col, lw=1.3,
+                     label=f"D=2 predicted form, fitted: T = {fit.intercept:.3g} + {fit.slope:.3g} ln(1/alpha)")
+            ax2.axvspan(alphas[sel][0], alphas[sel][-1], color="0.92", zorder=-1)
             ll = loglog_fit(alphas[sel], t[sel])
             fits[D] = {"slope_vs_log_inv_alpha": fit.slope, "r2": fit.r2, "loglog_slope": ll.slope}
             comparisons.append(Comparison("D=2: slope of T against ln(1/alpha)", fit.slope, paper="T ~ log(1/alpha)",
@@ -118,14 +123,23 @@ def run(ctx) -> Report:
     nconv = sum(1 for D in P["depths"] for f in res[D] if not f["converged"])
     comparisons.append(Comparison("flows not reaching the loss level", nconv))
     checks.append(Check("every flow reached the loss level", nconv == 0, nconv, "0"))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("initialization scale alpha")
     ax.set_ylabel("flow time to reach the loss level (units of the sum loss)")
-    ax.set_title(f"(a) time to fit, n = {P['n']}, d = {P['d']}: points = flow, dashed = predicted form", fontsize=9)
+    ax.set_title(f"(a) D > 2, n = {P['n']}, d = {P['d']}: points = flow,\ndashed = predicted alpha^-(D-2)", fontsize=9)
     ax.legend(fontsize=6.5)
     ax.grid(True, which="both", alpha=0.3)
+    ax2.set_xscale("log")
+    ax2.set_xlabel("initialization scale alpha (log axis = ln(1/alpha) linear)")
+    ax2.set_ylabel("flow time to reach the loss level (linear axis)")
+    ax2.set_title("(b) D = 2: points = flow, dashed = predicted a + b ln(1/alpha)\n(fitted on the shaded range)",
+                  fontsize=9)
+    ax2.legend(fontsize=6.5)
+    ax2.grid(True, which="both", alpha=0.3)
     axs.set_xlabel("initialization scale alpha")
     axs.set_ylabel("accepted integrator steps")
-    axs.set_title("(b) integrator steps (adaptive; stiff switch where needed)", fontsize=9)
+    axs.set_title("(c) integrator steps (adaptive; stiff switch where needed)", fontsize=9)
     axs.legend(fontsize=7)
     axs.grid(True, which="both", alpha=0.3)
     return Report(rows=tuple(rows), figure=fig, comparisons=tuple(comparisons), checks=tuple(checks),
