@@ -30,6 +30,9 @@ def _to_numpy(a, name: str) -> np.ndarray:
     # torch tensors are accepted wherever arrays are; detach so validation never builds a graph.
     if hasattr(a, "detach") and hasattr(a, "cpu"):
         a = a.detach().cpu().numpy()
+    if np.iscomplexobj(a) or (isinstance(a, (list, tuple)) and np.iscomplexobj(np.asarray(a))):
+        # float64 conversion would silently drop the imaginary part
+        raise InvalidInputError(f"{name} must be real, got complex entries")
     try:
         arr = np.asarray(a, dtype=np.float64)
     except (TypeError, ValueError) as exc:

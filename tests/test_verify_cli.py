@@ -93,3 +93,14 @@ def test_real_claim_with_capped_flows_is_inconclusive_exit_3(monkeypatch, capsys
     assert _verify("--claim", "T1") == 3
     out = capsys.readouterr().out
     assert "INCONCLUSIVE T1" in out and "step-limit" in out and "measured rate" in out
+
+
+def test_exit_2_unwritable_json_before_running(toys, tmp_path, capsys):
+    # a report that cannot be written is a usage error found up front (exit 2), not a refutation (exit 1)
+    assert _verify("--claim", "toy-pass", "--json", str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert "--json" in err and "not writable" in err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert _verify("--claim", "toy-pass", "--json", str(blocker / "sub" / "r.json")) == 2
+    assert "--json" in capsys.readouterr().err

@@ -12,6 +12,7 @@ did not converge within its cap), 2 usage error (unknown claim id).
 from __future__ import annotations
 
 import json
+import os
 import math
 import random
 import sys
@@ -565,8 +566,11 @@ def main(args) -> int:
     except UnknownClaimError as exc:
         print(f"krtheory verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    from krtheory.dynamics._common import resolve_device
+
     device = getattr(args, "device", None) or default_device()
-    _check_device(device)
+    resolve_device(device)  # the engine's own check: a clear error before any claim runs
+    json_path = _check_json_path(args.json) if getattr(args, "json", None) else None
     ctx = RunContext(device=device, seed=int(getattr(args, "seed", 0) or 0), thorough=bool(getattr(args, "thorough", False)))
     examples = getattr(args, "examples", None)
     n_total = 0
@@ -592,21 +596,25 @@ def main(args) -> int:
     if details:
         print()
         print(details)
-    if getattr(args, "json", None):
-        path = Path(args.json)
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report_json(report), indent=1, default=str))
-        print(f"\nreport written to {path}")
+    if json_path is not None:
+        json_path.write_text(json.dumps(report_json(report), indent=1, default=str))
+        print(f"\nreport written to {json_path}")
     return report.exit_code
 
 
-def _check_device(device: str) -> None:
-    import torch
-
+def _check_json_path(path: str) -> Path:
+    """Fail before the run, not after it, when the report cannot be written."""
+    p = Path(path)
     try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise InvalidInputError(f"--device {device!r} is not a torch device ({exc})") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError(f"--device {device!r}: CUDA is not available on this machine")
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"--json {path!r}: cannot create {str(p.parent)!r} ({exc.strerror})") from None
+    existed = p.exists()
+    try:  # a real open: os.access says yes to root everywhere, /proc included
+        with open(p, "a"):
+            pass
+    except OSError as exc:
+        raise InvalidInputError(f"--json {path!r} is not writable ({exc.strerror})") from None
+    if not existed:
+        p.unlink()
+    return p
