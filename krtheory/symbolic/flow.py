@@ -179,8 +179,11 @@ def derive_flow(rec: Recorder, D, loss, u0, v0) -> FlowDerivation:
         # w+-^D = (w+-^(2-D))^(D/(2-D)) and w+-^(2-D) = alpha^(2-D) (1 -+ zeta): divide alpha^D out
         onem = sp.collect(sp.expand(base_p.subs(s, u / kappa) / a ** (2 - D)), u, sp.cancel)
         onep = sp.collect(sp.expand(base_m.subs(s, u / kappa) / a ** (2 - D)), u, sp.cancel)
-        rec.equal("w+^(2-D) = alpha^(2-D) (1 - zeta) at s = zeta/kappa", onem, 1 - u, numeric=False)
-        rec.equal("w-^(2-D) = alpha^(2-D) (1 + zeta) at s = zeta/kappa", onep, 1 + u, numeric=False)
+        # these two identify the bases of beta(s = zeta/kappa) = B+^(D/(2-D)) - B-^(D/(2-D)) used next
+        rec.equal("w+^(2-D) = alpha^(2-D) (1 - zeta) at s = zeta/kappa", base_p.subs(s, u / kappa),
+                  a ** (2 - D) * (1 - u), numeric=False, detail=f"1 - zeta = {onem}")
+        rec.equal("w-^(2-D) = alpha^(2-D) (1 + zeta) at s = zeta/kappa", base_m.subs(s, u / kappa),
+                  a ** (2 - D) * (1 + u), numeric=False, detail=f"1 + zeta = {onep}")
         expo = sp.cancel(D / (2 - D))
         link = onem ** expo - onep ** expo
         rec.equal("beta(zeta) = alpha^D h_D(zeta)",
