@@ -44,6 +44,10 @@ def resolve_device(device) -> torch.device:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise InvalidInputError(f"device {device!r} is not a valid torch device ({exc})") from None
+    # The engine needs float64 kernels, data-dependent indexing (nonzero) and the batched LAPACK
+    # routines: only CPU and CUDA provide all three ("mps" has no float64, "meta" no values).
+    if dev.type not in ("cpu", "cuda"):
+        raise InvalidInputError(f"device {device!r} is not supported: use 'cpu', 'cuda' or 'cuda:N' (or None)")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise InvalidInputError(f"device {device!r} requested but CUDA is not available")
@@ -80,6 +84,14 @@ def _is_tensor(a) -> bool:
     return isinstance(a, torch.Tensor)
 
 
+def _real_array(value, name: str, what: str) -> np.ndarray:
+    """``value`` as float64 without coercing strings, booleans or complex numbers (as the solvers)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf" or arr.dtype == np.bool_:
+        raise InvalidInputError(f"{name} must be {what}, got {value!r}")
+    return arr.astype(np.float64)
+
+
 def prepare_problem(X, y, alpha, depth, *, device, dtype, log_alpha=None) -> Problem:
     """Validate ``X``, ``y``, ``alpha`` (or ``log_alpha``) and ``depth``; move them to ``device``.
 
@@ -93,14 +105,9 @@ def prepare_problem(X, y, alpha, depth, *, device, dtype, log_alpha=None) -> Pro
     if (alpha is None) == (log_alpha is None):
         raise InvalidInputError("give exactly one of alpha (> 0) or log_alpha")
     if alpha is not None:
-        if isinstance(alpha, bool):
-            raise InvalidInputError(f"alpha must be a positive real number, got {alpha!r}")
         if _is_tensor(alpha):
             alpha = alpha.detach().cpu().numpy()
-        try:
-            a = np.asarray(alpha, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"alpha must be a positive real number or array, got {alpha!r}") from None
+        a = _real_array(alpha, "alpha", "a positive real number or a 1-D array of them")
         if a.ndim > 1:
             raise InvalidInputError(f"alpha must be a scalar or a 1-D array of shape (B,), got shape {a.shape}")
         if not np.all(np.isfinite(a)) or not np.all(a > 0):
@@ -108,7 +115,9 @@ def prepare_problem(X, y, alpha, depth, *, device, dtype, log_alpha=None) -> Pro
             raise InvalidInputError(f"alpha must be finite and > 0, got {bad.tolist()}")
         la = np.log(a)
     else:
-        la = np.asarray(log_alpha, dtype=np.float64)
+        if _is_tensor(log_alpha):
+            log_alpha = log_alpha.detach().cpu().numpy()
+        la = _real_array(log_alpha, "log_alpha", "a real number or a 1-D array of them")
         if la.ndim > 1 or not np.all(np.isfinite(la)):
             raise InvalidInputError(f"log_alpha must be finite, scalar or shape (B,), got {log_alpha!r}")
     batched = Xn.ndim == 3 or la.ndim == 1
@@ -212,3 +221,65 @@ def check_threads(threads):
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise InvalidInputError(f"threads must be a positive integer or None, got {threads!r}")
     return threads
+
+
+# Data scales the float64 flow represents with room to spare: ||y||^2, ||X||^2 ||beta||, the loss
+# at tol = 1e-30 and the Gram products X^T X beta all stay within [1e-250, 1e250] when ||X||_2 and
+# ||y|| lie in this window (and beta* ~ ||y|| / ||X|| then too).
+SCALE_MIN, SCALE_MAX = 1e-50, 1e50
+_SCALE_HINT = ("rescale the data first (multiply by a power of 2 so nothing rounds): the flow is scale "
+               "covariant, beta_alpha(c X, y) = beta_alpha(X, y / c) with time t / c^2, and "
+               "beta_alpha(X, s y) = s beta_{alpha s^(-1/D)}(X, y) with time t s^(2/D - 2)")
+
+
+def safe_norm(a: np.ndarray) -> np.ndarray:
+    """Euclidean norm over the last axis ``(B,)`` without overflow or underflow of the squares."""
+    m = np.abs(a).max(axis=-1, keepdims=True)
+    ms = np.where(m > 0, m, 1.0)
+    return m[..., 0] * np.sqrt(((a / ms) ** 2).sum(-1))
+
+
+def safe_spectral_norm(X: np.ndarray) -> np.ndarray:
+    """``||X_b||_2`` for ``X (B, n, d)``, computed on ``X_b / max|X_b|`` (no SVD failure at 1e150)."""
+    m = np.abs(X).reshape(X.shape[0], -1).max(-1)
+    ms = np.where(m > 0, m, 1.0)
+    return m * np.linalg.norm(X / ms[:, None, None], ord=2, axis=(-2, -1))
+
+
+def check_data_scale(prob: Problem) -> None:
+    """Refuse data whose scale the float64 dynamics cannot represent (InvalidInputError).
+
+    ``||X||_2`` and ``||y||`` (each when nonzero) must lie in [SCALE_MIN, SCALE_MAX]; outside it
+    the squared loss, the stopping threshold ``tol ||y||^2`` or the Gram products under/overflow
+    and a run would report a fit it never made. The message names the remedy (exact rescaling).
+    """
+    yn = safe_norm(prob.y64)
+    xn = safe_spectral_norm(prob.X64)
+    for name, v in (("||y||", yn), ("||X||_2", xn)):
+        bad = (v > 0) & ((v < SCALE_MIN) | (v > SCALE_MAX))
+        if bool(bad.any()):
+            b = int(np.nonzero(bad)[0][0])
+            raise InvalidInputError(
+                f"{name} = {v[b]:.3e}{f' (problem {b})' if prob.batched else ''} is outside "
+                f"[{SCALE_MIN:.0e}, {SCALE_MAX:.0e}], where the float64 flow cannot represent its loss; {_SCALE_HINT}")
+
+
+def check_alpha_scale(prob: Problem) -> None:
+    """Refuse ``alpha^D`` (times ``||X||_2``) above the float range (InvalidInputError).
+
+    Small alpha is fine in log coordinates (``alpha^D`` may underflow; the weights are stored by
+    their logs), but the initial products ``w+-^D = alpha^D`` of a large alpha overflow in any
+    coordinates: ``log_alpha`` cannot help there.
+    """
+    la = prob.log_alpha.detach().cpu().numpy().astype(np.float64)
+    xn = safe_spectral_norm(prob.X64)
+    logA = prob.depth * la + np.log(np.where(xn > 0, xn, 1.0))
+    bad = logA > 600.0  # exp(709.8) is the float64 maximum; keep room for the flow's products
+    if bool(bad.any()):
+        b = int(np.nonzero(bad)[0][0])
+        raise InvalidInputError(
+            f"alpha^D ||X||_2 = exp({logA[b]:.1f}) (alpha = exp({la[b]:.1f}), D = {prob.depth:g}) overflows "
+            "float64: the initial weights' products cannot be represented in any coordinates (log_alpha "
+            "does not help for large alpha). Such an alpha is deep in the kernel regime: use "
+            f"linearized_flow, or a smaller alpha on rescaled data ({_SCALE_HINT})")
+

@@ -300,7 +300,15 @@ def decay_rate(times: np.ndarray, rr: np.ndarray) -> float:
         return 0.0
     k = max(3, t.size // 3)
     t, l = t[-k:], np.log(l[-k:])
-    if not np.ptp(t) > 0:
+    span = float(np.ptp(t))
+    if not (span > 0 and np.isfinite(span)):
         return 0.0
-    slope = np.polyfit(t - t.mean(), l, 1)[0]
+    # least-squares slope in the time normalized to [0, 1] (times may be ~1e300: centring and
+    # squaring them directly overflows), then back to 1/time; a closed form, no polyfit warnings.
+    u = (t - t[0]) / span
+    u = u - u.mean()
+    den = float(np.dot(u, u))
+    if not den > 0:
+        return 0.0
+    slope = float(np.dot(u, l - l.mean())) / den / span
     return float(-slope) if np.isfinite(slope) else 0.0

@@ -14,7 +14,7 @@ import torch
 
 from krtheory._validation import InvalidInputError
 
-from ._common import check_positive, check_threads, loss_constant, prepare_init, prepare_problem, torch_threads
+from ._common import check_alpha_scale, check_data_scale, check_positive, check_threads, loss_constant, prepare_init, prepare_problem, torch_threads
 from ._driver import (CONVERGED, DIVERGED, EXPLODE_FACTOR, FLOOR_FACTOR, RUNNING, STAGNATED, STEP_LIMIT,
                       RunState, _record, floor_residual)
 from ._models import DiagonalModel
@@ -92,6 +92,8 @@ def _gradient_descent(X, y, alpha, depth, log_alpha, step, loss, init, tol, max_
     if float(prob.log_alpha.abs().max()) > 300:
         raise InvalidInputError("gradient_descent needs alpha within [1e-130, 1e130] (w is a float); "
                                 "use gradient_flow (log-weights) for more extreme scales")
+    check_data_scale(prob)
+    check_alpha_scale(prob)
     lu, lv = prepare_init(init, prob, dtype, dev)
     c = loss_constant(loss, prob.n)
     la = prob.log_alpha.unsqueeze(-1)

@@ -15,7 +15,9 @@ import torch
 from krtheory._validation import InvalidInputError, check_interpolable
 
 from ._common import (
+    check_alpha_scale,
     check_choice,
+    check_data_scale,
     check_dtype,
     check_positive,
     loss_constant,
@@ -120,6 +122,8 @@ def _gradient_flow(X, y, alpha, depth, log_alpha, loss, init, method, coordinate
     if coords == "auto":
         coords = "log"
     prob = prepare_problem(X, y, alpha, depth, device=dev, dtype=dtype, log_alpha=log_alpha)
+    check_data_scale(prob)
+    check_alpha_scale(prob)
     lu, lv = prepare_init(init, prob, dtype, dev)
     if coords == "raw" and float(prob.log_alpha.abs().max()) > 700:
         raise InvalidInputError("coordinates='raw' cannot represent alpha = exp(%.1f); use 'log'"
@@ -151,6 +155,7 @@ def _width_flow(X, y, U0, V0, loss, method, rtol, atol, tol, t_max, max_steps, d
     rtol, atol, tol, t_max, max_steps, dtype, dev = _common_args(
         loss, method, rtol, atol, tol, t_max, max_steps, history, dtype, device)
     prob = prepare_problem(X, y, 1.0, 2, device=dev, dtype=dtype)
+    check_data_scale(prob)
     UV = []
     for name, a in (("U0", U0), ("V0", V0)):
         if isinstance(a, torch.Tensor):
@@ -201,7 +206,8 @@ def _fmt_status(code, t, steps, L, tol_rel, rr, ynorm2, rate, drift):
     if name == "diverged":
         return f"diverged: the state became non-finite or the loss exploded {base}"
     if name == "step-underflow":
-        return f"not converged: the step size underflowed {base}"
+        return (f"not converged: the step size underflowed {base} (the step fell below the rounding of t; "
+                "with a tiny alpha at D > 2 the escape time ~ alpha^-(D-2) may exceed what float64 time resolves)")
     extra = ""
     if rate > 0 and rel > tol_rel > 0:
         extra = f"; loss decays at rate {rate:.3e}/time, ~{math.log(rel / tol_rel) / rate:.3g} more time to tol"
@@ -257,7 +263,9 @@ def build_result(st, model, prob, *, loss, tol, coordinates, dev, width, method,
             bad = ~np.isfinite(arr.reshape(prob.B, -1)).all(-1)
             status = np.where(bad, "diverged", status)
             success = success & ~bad
-            messages = np.where(bad, np.char.add(messages.astype(str), f" ({name} not representable)"), messages)
+            # the status changed, so the message must say so too (it may have read "converged")
+            messages = np.array([f"diverged: {name} is not representable in float64 (the run's own stop was: {m})"
+                                 if bd else m for m, bd in zip(messages.astype(str), bad)])
     beta_np = np.nan_to_num(beta_np, nan=0.0, posinf=np.finfo(float).max, neginf=-np.finfo(float).max)
     L = np.nan_to_num(L, nan=np.finfo(float).max, posinf=np.finfo(float).max)
     drift = np.nan_to_num(drift, nan=np.finfo(float).max, posinf=np.finfo(float).max)
