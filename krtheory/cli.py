@@ -11,7 +11,9 @@ import sys
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 
 
-def _depth(text: str) -> float | int:
+def _depth(text: str) -> float | int | str:
+    if text.strip() == "D":
+        return "D"  # the symbolic depth (also the default)
     try:
         value = float(text)
     except ValueError:
@@ -77,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("derive", help="print the formulas SymPy derives from the flow ODE")
-    p.add_argument("--depth", type=_depth, default=None, help="depth D >= 2 (default: symbolic D > 2)")
+    p.add_argument("--depth", type=_depth, default=None, help="depth D >= 2, or 'D' for the symbolic D > 2 (default)")
     p.add_argument("--format", choices=("text", "latex", "python", "json"), default="text")
     p.add_argument("--series", type=_positive_int, default=6, metavar="N", help="series order at 0 (default 6)")
     p.add_argument("--loss", choices=("sum", "half", "mean"), default="sum", help="loss normalization (default: the paper's sum)")

@@ -210,3 +210,25 @@ def test_render_all_formats_all_depths(depth):
     assert "\\begin{align*}" in d.render("latex")
     text = d.render("text")
     assert "series_infinity" in text and "FAIL" not in text
+
+
+@pytest.mark.parametrize("fmt", ["text", "latex", "python", "json"])
+@pytest.mark.parametrize("depth", ["2", "3", "2.5", "4", "D", None])
+def test_cli_derive_formats(depth, fmt, capsys):
+    from krtheory.cli import main
+
+    argv = ["derive", "--format", fmt] + (["--depth", depth] if depth else [])
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    d = derive("D" if depth in (None, "D") else float(depth))
+    if fmt == "python":
+        ns = {}
+        exec(compile(out, "<krtheory derive>", "exec"), ns)
+        assert ns["link"] == d.formulas["link"] and ns["C_D"] == d.formulas["C_D"]
+    elif fmt == "json":
+        payload = json.loads(out)
+        assert all(sp.sympify(v["srepr"]) == d.formulas[k] for k, v in payload["formulas"].items())
+    elif fmt == "latex":
+        assert out.count("\\begin{align*}") == 1 and out.count("\\end{align*}") == 1
+    else:
+        assert "steps passed" in out and "[FAIL]" not in out
