@@ -15,8 +15,9 @@ import torch
 from ._steppers import dopri5_step, lie_extrap_step, ros2_step
 
 # status codes (index into STATUS)
-RUNNING, CONVERGED, STAGNATED, TIME_LIMIT, STEP_LIMIT, DIVERGED, UNDERFLOW = range(7)
-STATUS = ("running", "converged", "stagnated", "time-limit", "step-limit", "diverged", "step-underflow")
+RUNNING, CONVERGED, STAGNATED, TIME_LIMIT, STEP_LIMIT, DIVERGED, UNDERFLOW, PLATEAU = range(8)
+STATUS = ("running", "converged", "stagnated", "time-limit", "step-limit", "diverged", "step-underflow",
+          "plateau")
 
 # Hairer & Wanner's DOPRI5 stiffness test: h*rho(J) > 3.25 on 15 accepted steps (a non-stiff
 # streak of 6 resets the count) means the step is limited by stability, not accuracy.
@@ -29,6 +30,17 @@ STIFF_REMAINING_STEPS = 3000
 # residual is within FLOOR_FACTOR of the rounding floor estimate (see floor_residual).
 STAGNATION_STEPS = 60
 FLOOR_FACTOR = 1e2
+# ... and only a floor that is itself small counts: a floor estimate above this fraction of ||y||
+# means the model fitted nothing representable (e.g. weights grown past 1/eps), not a fit.
+FLOOR_MAX_REL = 1e-3
+# Plateau (not a success): no 1% improvement of the best loss over this many accepted steps while
+# the state has stopped moving (max |s - s_best| <= PLATEAU_MOVE (1 + max |s_best|)). A run that
+# improves less than 1% per 500 steps needs > 500 * ln(1e20)/ln(1.01) ~ 2e6 steps per 20 decades
+# of loss, beyond any step cap, so this never cuts short a run that could reach tol; the stiff
+# tails (THEORY.md s10) gain far more per accepted step. A saddle-to-saddle plateau of the rich
+# regime keeps the log-weights moving by O(1), so the movement test spares it.
+PLATEAU_STEPS = 500
+PLATEAU_MOVE = 1e-6
 # A flow's loss never increases; a loss this many times the initial one means the integration
 # (not the ODE) has failed.
 EXPLODE_FACTOR = 1e6
@@ -112,6 +124,7 @@ def integrate(model, *, method, rtol, atol, tol_rr, t_max, max_steps, history, y
     nonstiff_cnt = torch.zeros(B, dtype=torch.long, device=dev)
     best = rr.clone()
     since_best = torch.zeros(B, dtype=torch.long, device=dev)
+    s_best = s.clone()
     stiff_name = method if method in ("ros2", "lie-extrap") else stiff_method
     rr_mark = rr.clone()
     t_mark = torch.zeros(B, dtype=dt, device=dev)
@@ -216,7 +229,7 @@ def integrate(model, *, method, rtol, atol, tol_rr, t_max, max_steps, history, y
             if callback is not None:
                 callback(st.t.index_select(0, ai), st.s.index_select(0, ai), ai)
             _record(st, ai, stride, history, model)
-            _check_stops(st, ai, model, best, since_best, tol_rr, t_max, max_steps, ynorm, xnorm)
+            _check_stops(st, ai, model, best, since_best, tol_rr, t_max, max_steps, ynorm, xnorm, s_best)
         if bar is not None:
             bar.n = int((st.status != RUNNING).sum())
             bar.refresh()
@@ -230,28 +243,49 @@ def integrate(model, *, method, rtol, atol, tol_rr, t_max, max_steps, history, y
     return st
 
 
-def _check_stops(st, ai, model, best, since_best, tol_rr, t_max, max_steps, ynorm, xnorm):
-    rr = st.rr.index_select(0, ai)
-    s = st.s.index_select(0, ai)
-    finite = torch.isfinite(s).all(-1) & torch.isfinite(rr)
-    conv = finite & (rr <= tol_rr.index_select(0, ai))
-    # stagnation at the rounding floor
+def stall_tests(view, s, rr, best, since_best, s_best, ai, ynorm, xnorm, finite, stag_steps, plateau_steps):
+    """Update the best-loss trackers of problems ``ai`` and return ``(stagnated, plateau)`` masks.
+
+    Stagnated: no 1% improvement over ``stag_steps`` with the residual within FLOOR_FACTOR of an
+    estimated rounding floor that is itself below FLOOR_MAX_REL ||y|| (a success). Plateau: no 1%
+    improvement over ``plateau_steps`` while the state has stopped moving, elsewhere (a failure).
+    ``view()`` returns the model restricted to ``ai`` (built only when needed); ``best``,
+    ``since_best``, ``s_best`` are full-batch trackers indexed by ``ai``; ``ynorm``, ``xnorm`` are
+    already restricted to ``ai``.
+    """
     b = best.index_select(0, ai)
     imp = rr < 0.99 * b
     sb = torch.where(imp, torch.zeros_like(ai), since_best.index_select(0, ai) + 1)
     best.index_copy_(0, ai, torch.where(imp, rr, b))
     since_best.index_copy_(0, ai, sb)
-    stag = torch.zeros_like(conv)
-    if bool((sb >= STAGNATION_STEPS).any()):
-        sub = model.subset(ai)
-        fl = floor_residual(sub, s, ynorm.index_select(0, ai), xnorm.index_select(0, ai))
-        stag = finite & (sb >= STAGNATION_STEPS) & (rr <= (FLOOR_FACTOR * fl) ** 2)
+    sbest = torch.where(imp.unsqueeze(-1), s, s_best.index_select(0, ai))
+    s_best.index_copy_(0, ai, sbest)
+    stag = torch.zeros_like(imp)
+    plat = torch.zeros_like(imp)
+    if bool((sb >= stag_steps).any()):
+        yn = ynorm
+        fl = FLOOR_FACTOR * floor_residual(view(), s, yn, xnorm)
+        stag = finite & (sb >= stag_steps) & (rr <= fl ** 2) & (fl <= FLOOR_MAX_REL * yn)
+        still = (s - sbest).abs().amax(-1) <= PLATEAU_MOVE * (1.0 + sbest.abs().amax(-1))
+        plat = finite & ~stag & (sb >= plateau_steps) & still
+    return stag, plat
+
+
+def _check_stops(st, ai, model, best, since_best, tol_rr, t_max, max_steps, ynorm, xnorm, s_best):
+    rr = st.rr.index_select(0, ai)
+    s = st.s.index_select(0, ai)
+    finite = torch.isfinite(s).all(-1) & torch.isfinite(rr)
+    conv = finite & (rr <= tol_rr.index_select(0, ai))
+    stag, plat = stall_tests(lambda: model.subset(ai), s, rr, best, since_best, s_best, ai,
+                             ynorm.index_select(0, ai), xnorm.index_select(0, ai), finite,
+                             STAGNATION_STEPS, PLATEAU_STEPS)
     div = (~finite) | (rr > EXPLODE_FACTOR * st.rr0.index_select(0, ai).clamp_min(torch.finfo(rr.dtype).tiny))
     tl = st.t.index_select(0, ai) >= t_max
     sl = st.steps.index_select(0, ai) >= max_steps
     code = torch.full_like(ai, RUNNING)
     code = torch.where(sl, torch.full_like(code, STEP_LIMIT), code)
     code = torch.where(tl, torch.full_like(code, TIME_LIMIT), code)
+    code = torch.where(plat, torch.full_like(code, PLATEAU), code)
     code = torch.where(stag, torch.full_like(code, STAGNATED), code)
     code = torch.where(conv, torch.full_like(code, CONVERGED), code)
     code = torch.where(div, torch.full_like(code, DIVERGED), code)

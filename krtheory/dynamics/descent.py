@@ -15,14 +15,18 @@ import torch
 from krtheory._validation import InvalidInputError
 
 from ._common import check_alpha_scale, check_data_scale, check_positive, check_threads, loss_constant, prepare_init, prepare_problem, torch_threads
-from ._driver import (CONVERGED, DIVERGED, EXPLODE_FACTOR, FLOOR_FACTOR, RUNNING, STAGNATED, STEP_LIMIT,
-                      RunState, _record, floor_residual)
+from ._driver import (CONVERGED, DIVERGED, EXPLODE_FACTOR, PLATEAU, RUNNING, STAGNATED, STEP_LIMIT, RunState,
+                      _record, stall_tests)
 from ._models import DiagonalModel
 from .flow import _beta_l2_inf, _common_args, build_result
 from .result import FlowResult
 
 # GD is not monotone near the edge of stability; stagnation needs a longer window than the flow.
 GD_STAGNATION_STEPS = 200
+# Plateau window of GD (see _driver.PLATEAU_STEPS): less than 1% per 5,000 steps needs ~2e7 steps
+# per 20 decades of loss, far beyond max_steps; a GD run with condition number kappa gains 1% in
+# ~kappa / 200 steps, so runs up to kappa ~ 1e6 are never cut short.
+GD_PLATEAU_STEPS = 5_000
 
 
 def _init_curvature(model: DiagonalModel) -> torch.Tensor:
@@ -202,6 +206,7 @@ def _gd_loop(model, s, eta, tol_rr, max_steps, H, ynorm, xnorm, progress):
     _record(st, allidx, stride, H, model)
     best = rr.clone()
     since = torch.zeros(B, dtype=torch.long, device=dev)
+    s_best = s.clone()
     tiny = torch.finfo(dt).tiny
     it = 0
     # Work on the still-running problems only: when fewer than 3/4 of the current working set
@@ -217,17 +222,11 @@ def _gd_loop(model, s, eta, tol_rr, max_steps, H, ynorm, xnorm, progress):
         finite = torch.isfinite(rr_a) & torch.isfinite(s_a).all(-1)
         conv = finite & (rr_a <= tol_a)
         div = (~finite) | (rr_a > EXPLODE_FACTOR * rr0_a.clamp_min(tiny))
-        b_a = best.index_select(0, act)
-        imp = rr_a < 0.99 * b_a
-        best.index_copy_(0, act, torch.where(imp, rr_a, b_a))
-        since_a = torch.where(imp, torch.zeros_like(steps_a), since.index_select(0, act) + 1)
-        since.index_copy_(0, act, since_a)
-        stag = torch.zeros_like(conv)
-        if bool((since_a >= GD_STAGNATION_STEPS).any()):
-            fl = floor_residual(sub, torch.nan_to_num(s_a), yn_a, xn_a)
-            stag = finite & (since_a >= GD_STAGNATION_STEPS) & (rr_a <= (FLOOR_FACTOR * fl) ** 2)
+        stag, plat = stall_tests(lambda: sub, torch.nan_to_num(s_a), rr_a, best, since, s_best, act, yn_a, xn_a,
+                                 finite, GD_STAGNATION_STEPS, GD_PLATEAU_STEPS)
         full = lambda v: torch.full_like(steps_a, v)  # noqa: E731
         code = torch.where(steps_a >= max_steps, full(STEP_LIMIT), full(RUNNING))
+        code = torch.where(plat, full(PLATEAU), code)
         code = torch.where(stag, full(STAGNATED), code)
         code = torch.where(conv, full(CONVERGED), code)
         code = torch.where(div, full(DIVERGED), code)

@@ -203,6 +203,10 @@ def _fmt_status(code, t, steps, L, tol_rel, rr, ynorm2, rate, drift):
         return f"converged: {base} <= tol {tol_rel:.1e}"
     if name == "stagnated":
         return f"stagnated at the float rounding floor of the loss {base} (tol {tol_rel:.1e} not reachable)"
+    if name == "plateau":
+        return (f"not converged (plateau): the loss stopped decreasing {base} > tol {tol_rel:.1e} while the "
+                "weights stopped moving: y may lie slightly outside the range of X (check_range accepts a "
+                "small least-squares residual), or tol is below this problem's float64 floor")
     if name == "diverged":
         return f"diverged: the state became non-finite or the loss exploded {base}"
     if name == "step-underflow":
