@@ -102,8 +102,9 @@ def _solve_separable(rec: Recorder, D, c, w0, label):
         base = sp.expand(Vsol[0])
         # factored as w0^(2-D) (1 + gamma s): the form the later steps match against
         w02 = sp.Pow(w0, 2 - D)
-        base_f = w02 * sp.expand(base / w02)
-        rec.equal(f"{label}^(2-D) = {w02} ({base_f / w02})", base, base_f, numeric=False,
+        inner = sp.collect(sp.powsimp(sp.expand(base / w02)), s, sp.factor)
+        base_f = w02 * inner
+        rec.equal(f"{label}^(2-D) = {w02} ({inner})", base, base_f, numeric=False,
                   detail=f"sympy.solve of the separated equation gives W^(2-D) = {base}")
         base = base_f
         sol = base ** (1 / (2 - D))
