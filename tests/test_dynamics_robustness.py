@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from krtheory._validation import InvalidInputError
 from krtheory.dynamics import gradient_descent, gradient_flow
@@ -119,3 +120,38 @@ def test_decay_rate_at_huge_times():
         warnings.simplefilter("error")
         rate = decay_rate(t, np.exp(-k * t))
     assert abs(rate / k - 1) < 1e-10  # a linear fit of exact data: rounding only
+
+
+class _FakeView:
+    """A model view whose rounding-floor source ``beta_scale`` is fixed (for the stop rules)."""
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def beta_scale(self, s):
+        return torch.full_like(s, self.scale)
+
+
+@pytest.mark.parametrize("scale, rr, expect", [
+    # floor = 100 * 8 eps (||X|| ||beta_scale|| + ||y||), here ||X|| = ||y|| = 1 and ||beta_scale||
+    # = 2 scale (4 entries); stalled for PLATEAU_STEPS with the state not moving
+    (0.5, 1e-26, "stagnated"),   # floor 3.6e-13 >= ||r|| = 1e-13, and floor << ||y||: a fit
+    (1e19, 0.9, "plateau"),      # floor ~3.6e8 > ||r|| = 0.95 = ||y||: the old rule called this
+                                 # "stagnated" (success); it fitted nothing, so it is a plateau
+    (0.5, 1e-10, "plateau"),     # above an honest floor: a stall, not a fit
+])
+def test_stagnation_needs_an_honest_small_floor(scale, rr, expect):
+    from krtheory.dynamics._driver import PLATEAU_STEPS, STAGNATION_STEPS, stall_tests
+
+    eps = torch.finfo(torch.float64).eps
+    s = torch.zeros(1, 4, dtype=torch.float64)
+    rr_t = torch.tensor([rr], dtype=torch.float64)
+    best = rr_t.clone()
+    since = torch.tensor([PLATEAU_STEPS - 1])
+    ai = torch.tensor([0])
+    one = torch.ones(1, dtype=torch.float64)
+    stag, plat = stall_tests(lambda: _FakeView(scale), s, rr_t, best, since, s.clone(), ai, one, one,
+                             torch.tensor([True]), STAGNATION_STEPS, PLATEAU_STEPS)
+    floor = 100 * 8 * eps * (2 * scale + 1)  # the documented bound, by hand
+    assert bool(stag) == (expect == "stagnated") == (rr <= floor ** 2 and floor <= 1e-3)
+    assert bool(plat) == (expect == "plateau")

@@ -106,8 +106,14 @@ def gradient_flow(X, y, alpha=None, depth=2, *, log_alpha=None, loss="sum", init
     finite steps are ever accepted.
 
     Stops (per problem): "converged" (loss at tol), "stagnated" (no 1 % progress over 60 steps
-    while the residual is within 100 times the rounding floor ``8 eps (||X|| ||beta-scale|| + ||y||)``:
-    counted as success), "time-limit", "step-limit", "diverged", "step-underflow".
+    while the residual is within 100 times the rounding floor ``8 eps (||X|| ||beta-scale|| + ||y||)``
+    and that bound is below 1e-3 ||y||: counted as success), "plateau" (no 1 % progress over 500
+    steps while the state has stopped moving, above that floor: not a success; typically y just
+    outside range(X)), "time-limit", "step-limit", "diverged", "step-underflow".
+
+    Refused up front (InvalidInputError, with the exact rescaling as remedy): ``||X||_2`` or
+    ``||y||`` outside [1e-50, 1e50], and ``alpha^D ||X||_2 > e^600``; device types other than
+    cpu/cuda; non-numeric alpha.
     """
     with torch_threads(check_threads(threads)):
         return _gradient_flow(X, y, alpha, depth, log_alpha, loss, init, method, coordinates, rtol, atol,

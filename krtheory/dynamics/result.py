@@ -22,8 +22,10 @@ class FlowResult:
     time : (B,)               time reached, in the units of that loss (GD: steps * step_size)
     steps, rejected, nfev, njev : (B,) accepted / rejected steps, function and Jacobian evaluations
     status : (B,) str         "converged" | "stagnated" | "time-limit" | "step-limit" | "diverged"
-                              | "step-underflow"
+                              | "step-underflow" | "plateau" (loss and state stalled above the
+                              floor, e.g. y slightly outside range(X); not a success)
     success : (B,) bool       converged, or stagnated at the float rounding floor of the loss
+                              (a floor estimate below 1e-3 ||y||)
     message : (B,) str        human-readable reason with the numbers
     invariant_drift : (B,)    max over coordinates of the relative change of the flow invariant
                               (D = 2: ``w+ w-``; D > 2: ``w+^(2-D) + w-^(2-D)``; width:
