@@ -232,3 +232,13 @@ def test_cli_derive_formats(depth, fmt, capsys):
         assert out.count("\\begin{align*}") == 1 and out.count("\\end{align*}") == 1
     else:
         assert "steps passed" in out and "[FAIL]" not in out
+
+
+@pytest.mark.parametrize("depth", [2.0001, 1e9])
+def test_depths_with_huge_exact_exponents_are_refused_quickly(depth):
+    # p = D/(D-2) = 20001 (or a ratio of 9-digit integers) would make the exact algebra crawl;
+    # the refusal names p and points to the symbolic depth instead of hanging
+    from krtheory._validation import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="p = D/\\(D-2\\).*symbolic depth"):
+        derive(depth)

@@ -42,6 +42,9 @@ def export(expr):
     return sp.sympify(expr).xreplace({ALPHA_POS: alpha, Z_POS: z, B_POS: b})
 
 
+MAX_EXPONENT_TERMS = 1000
+
+
 def normalize_depth(depth):
     """Return ``D`` as a SymPy Integer/Rational (numeric depth) or ``D_SYM`` (``depth == "D"``)."""
     if isinstance(depth, str):
@@ -67,6 +70,15 @@ def normalize_depth(depth):
         value = sp.Integer(int(f)) if f.is_integer() else sp.nsimplify(repr(f), rational=True)
     if value < 2:
         raise InvalidInputError(f"depth must be >= 2, got {depth!r}")
+    if value != 2:
+        # the exact algebra raises (1 -+ u) to the power p = D/(D-2): a rational with large terms
+        # (D = 2.0001 gives p = 20001, D = 1e9 a ratio of 9-digit integers) makes SymPy crawl
+        p = value / (value - 2)
+        if max(abs(p.p), abs(p.q)) > MAX_EXPONENT_TERMS:
+            raise InvalidInputError(
+                f"depth {depth!r} gives p = D/(D-2) = {p}, too large a rational for exact derivation "
+                f"(numerator and denominator at most {MAX_EXPONENT_TERMS}); derive the symbolic depth "
+                f"instead (omit --depth, or depth='D'): its formulas hold for every real D > 2")
     return value
 
 
