@@ -6,6 +6,7 @@ The only module that talks to the terminal. Each subcommand imports its layer la
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
@@ -132,6 +133,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"krtheory {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # output piped into `head` and the like: stop quietly, and keep Python's exit-time flush quiet too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -90,14 +90,9 @@ def resolve_params(exp: Experiment, quick: bool, overrides: Mapping[str, Any] | 
 def _check_device(device: str | None) -> None:
     if device is None:
         return
-    import torch
+    from krtheory.dynamics._common import resolve_device
 
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise InvalidInputError(f"--device {device!r} is not a torch device ({exc})") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError(f"--device {device!r}: CUDA is not available on this machine")
+    resolve_device(device)  # the engine's own check (InvalidInputError naming the device)
 
 
 def _check_writable(out: Path) -> None:
