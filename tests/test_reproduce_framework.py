@@ -128,7 +128,7 @@ def test_failed_check_exits_1(toy_registry, tmp_path):
     (dict(name="toy", set=["m=1"]), "unknown parameter 'm'"),
     (dict(name="toy", set=["n=abc"]), "cannot read 'abc' as int"),
     (dict(name="toy", set=["n"]), "KEY=VALUE"),
-    (dict(name="toy", device="nonsense-device"), "not a torch device"),
+    (dict(name="toy", device="nonsense-device"), "not a valid torch device"),
     (dict(name=None), "give an experiment name"),
 ])
 def test_usage_errors_exit_2_with_a_message(toy_registry, tmp_path, capsys, kw, message):
