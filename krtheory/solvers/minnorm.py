@@ -6,7 +6,15 @@ import math
 import numpy as np
 from scipy.optimize import linprog
 
-from .result import _TINY, InterpolationResult, _primal_residual, _problem, _zero_result
+from .result import (
+    _TINY,
+    InterpolationResult,
+    _norm,
+    _normalized_problem,
+    _primal_residual,
+    _rescaled,
+    _zero_result,
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -17,20 +25,25 @@ def min_l2_interpolator(X, y) -> InterpolationResult:
 
     ``dual`` is ``nu`` with ``beta = X^T nu`` (minimum-norm least-squares solution); the
     stationarity residual is ``||x - X^T nu|| / ||x||``.
-    Raises InvalidInputError for non-finite input, shape mismatch or y outside range(X).
+    Solved on the exactly normalized problem (``X = 2^a Xn``, ``y = 2^b yn``, max entries in
+    [1/2, 1)): ``beta = 2^(b-a) beta_n``, ``nu = 2^(b-2a) nu_n``; ``info["log2_scale_X"] = a``,
+    ``info["log2_scale_y"] = b``.
+    Raises InvalidInputError for non-finite input, shape mismatch or y outside range(X), and
+    where ``x`` or ``nu`` would overflow float64.
     """
-    X, y = _problem(X, y)
-    if not np.any(y):
-        return _zero_result(X, y, "min_l2", {})
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    nu, *_ = np.linalg.lstsq(X.T, beta, rcond=None)
-    pr = _primal_residual(X, beta, y)
-    st = float(np.linalg.norm(beta - X.T @ nu) / max(np.linalg.norm(beta), _TINY))
-    return InterpolationResult(
+    Xn, yn, beta, sc = _normalized_problem(X, y)
+    if not np.any(yn):
+        return _zero_result(Xn, yn, "min_l2", sc.info)
+    nu, *_ = np.linalg.lstsq(Xn.T, beta, rcond=None)
+    pr = _primal_residual(Xn, beta, yn)
+    st = float(_norm(beta - Xn.T @ nu) / max(_norm(beta), _TINY))
+    res = InterpolationResult(
         x=beta, success=True, message="minimum-norm least-squares solution (SVD)", nit=0,
         kkt_residual=max(pr, st), primal_residual=pr, dual=nu,
         info={"method": "min_l2", "stationarity_residual": st},
     )
+    # beta = X^T nu = 2^a Xn^T nu and beta = 2^(b-a) beta_n = 2^(b-a) Xn^T nu_n
+    return _rescaled(res, sc, sc.x_exp - sc.ex)
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,13 +94,23 @@ def min_l1_interpolator(X, y, *, support_tol: float = 1e-9, margin_tol: float = 
     |x_i^T lambda|`` (a second LP), ``unique`` = margin > margin_tol and X_S of full column rank
     (necessary and sufficient), ``certificate`` (the max-margin lambda, or None), ``l1_norm``.
     When ``unique`` is False the LP solution is one of several minimizers (e.g. duplicated columns).
+
+    The LP is solved on the exactly normalized problem (``X = 2^a Xn``, ``y = 2^b yn``, max entries
+    in [1/2, 1)), where HiGHS's absolute tolerances mean what they say (unnormalized, X * 1e150
+    is a "model error" and X * 1e-150 "infeasible"): ``beta = 2^(b-a) beta_n``, ``lambda = 2^-a
+    lambda_n`` (``X^T lambda`` unchanged); ``info["log2_scale_X"] = a``, ``info["log2_scale_y"] = b``.
+    Raises InvalidInputError for bad input and where ``x`` would overflow float64.
     """
-    X, y = _problem(X, y)
+    Xn, yn, _, sc = _normalized_problem(X, y)
+    if not np.any(yn):
+        return _zero_result(Xn, yn, "min_l1", {"support": np.array([], dtype=int), "margin": 1.0,
+                                               "unique": True, "l1_norm": 0.0, **sc.info})
+    return _rescaled(_min_l1(Xn, yn, support_tol, margin_tol), sc, -sc.ex)
+
+
+def _min_l1(X, y, support_tol, margin_tol) -> InterpolationResult:
+    """min-l1 on a normalized problem (y != 0); see :func:`min_l1_interpolator`."""
     n, d = X.shape
-    if not np.any(y):
-        res0 = _zero_result(X, y, "min_l1", {"support": np.array([], dtype=int), "margin": 1.0,
-                                             "unique": True, "l1_norm": 0.0})
-        return res0
     c = np.ones(2 * d)
     A = np.hstack([X, -X])
     res = linprog(c, A_eq=A, b_eq=y, bounds=(0, None), method="highs",

@@ -7,7 +7,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg.blas import dsyrk
 
-from .result import _EPS, _TINY, InterpolationResult, _primal_residual
+from .result import _EPS, _TINY, InterpolationResult, _norm, _primal_residual
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,7 +161,7 @@ def _dual_newton(X, y, model, tol, max_iter, nu0=None):
     Returns (nu, u, beta, nit, status, message).
     """
     n, d = X.shape
-    ynorm = float(np.linalg.norm(y))
+    ynorm = _norm(y)
     absX = np.abs(X)
     nu = np.zeros(n) if nu0 is None else nu0.copy()
     u = X.T @ nu
@@ -171,15 +171,14 @@ def _dual_newton(X, y, model, tol, max_iter, nu0=None):
     lb, sgn, lw, val = ev
     beta = _beta_from(lb, sgn)
     g = X @ beta - y
-    gn = float(np.linalg.norm(g))
+    gn = _norm(g)
     if ynorm == 0.0:  # tilted potential with y = 0: measure relative to the terms of X beta
-        ynorm = max(float(np.linalg.norm(absX @ np.abs(beta))), _TINY)
+        ynorm = max(_norm(absX @ np.abs(beta)), _TINY)
 
     def floor_of(nu, u, beta):
         ab = np.abs(beta)
         uerr = absX.T @ np.abs(nu)
-        return _EPS * float(np.linalg.norm(absX @ (ab * model.sensitivity(u, None) * uerr))
-                            + np.linalg.norm(absX @ ab) + ynorm)
+        return _EPS * (_norm(absX @ (ab * model.sensitivity(u, None) * uerr)) + _norm(absX @ ab) + ynorm)
 
     best = (gn, nu, u, beta)
     status, msg, nit = "maxiter", f"no convergence in {max_iter} Newton iterations", 0
@@ -212,7 +211,7 @@ def _dual_newton(X, y, model, tol, max_iter, nu0=None):
                 beta_t = _beta_from(lb_t, sgn_t)
                 if np.all(np.isfinite(beta_t)) and np.isfinite(val_t):
                     g_t = X @ beta_t - y
-                    gn_t = float(np.linalg.norm(g_t))
+                    gn_t = _norm(g_t)
                     F_t = val_t - float(nu_t @ y)
                     if (slope < 0 and F_t <= F0 + 1e-4 * t * slope) or gn_t <= (1.0 - 1e-4 * t) * gn:
                         accepted = True
