@@ -540,3 +540,215 @@ def test_d2_small_margin_far_rich_side_warm_starts_from_the_limit_point():
     nu, u, beta, nit, status, msg = _dual_newton(X, y, model, 1e-12, 3000, _ray_start(X, y, model, np.linalg.pinv(X) @ y))
     assert status == "converged"
     assert _rel(r.x, beta) < 1e-10  # two log-space runs, u ~ 3000: ~eps * 3000 * cond each
+
+
+# ---------------------------------------------------------------------------------------------
+# robustness: extreme scales (exact power-of-two normalization), D -> 2, the final sanity check
+# ---------------------------------------------------------------------------------------------
+def _srel(a, b):
+    # relative error without squaring entries near 1e300 (np.linalg.norm would overflow)
+    m = float(np.max(np.abs(b)))
+    return _rel(np.asarray(a) / m, np.asarray(b) / m)
+
+
+def _attack_problem():
+    # the reported setup: a 1-sparse planted beta (its own min-l1 solution: strict certificate)
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((4, 8))
+    b = np.zeros(8)
+    b[0] = 1.0
+    return X, X @ b, b
+
+
+@pytest.mark.parametrize("D", [2, 3])
+@pytest.mark.parametrize("c", [1e170, 1e200])
+def test_huge_y_follows_scale_covariance(D, c):
+    # reported: y * 1e170 returned success with x = 0 (||y||^2 overflowed). Reference: THEORY.md s3
+    # beta_alpha(X, c y) = c beta_{alpha c^(-1/D)}(X, y), solved at an O(1) scale. Both solves are
+    # accurate to ~1e-14 (test_q_minimizers_match_shared_cases), c is not a power of two, so the
+    # two normalized problems differ by rounding only: 1e-12 relative.
+    X, y, _ = _attack_problem()
+    r = implicit_bias_solution(X, y * c, alpha=0.1, depth=D)
+    ref = implicit_bias_solution(X, y, log_alpha=math.log(0.1) - math.log(c) / D, depth=D)
+    assert r.success and ref.success, r.message
+    assert np.all(np.isfinite(r.x)) and np.max(np.abs(r.x)) > 0.1 * c
+    assert _srel(r.x, c * ref.x) < 1e-12
+    assert r.primal_residual < 1e-12 and math.isfinite(r.kkt_residual)
+
+
+@pytest.mark.parametrize("D", [2, 3, 2.5])
+@pytest.mark.parametrize("Xs,ys", [(1e-200, 1.0), (1e150, 1.0), (1e250, 1.0), (1.0, 1e-250), (1e-100, 1e200)])
+def test_extreme_scales_dense_problem_identity_and_dual(D, Xs, ys):
+    # beta_alpha(a X, b y) = (b/a) beta_{alpha (b/a)^(-1/D)}(X, y) with the reference solved at
+    # alpha' = 0.3, where the minimizer is dense and the Newton regime is used; the dual maps
+    # so that u = X^T nu is unchanged (beta = alpha^D h_D(u)). Tolerances as above (1e-12);
+    # u is determined by a Newton solve with conditioning ~1e2 here: 1e-10 absolute on |u| <= 1.
+    X, _, _ = _attack_problem()
+    y = X @ np.random.default_rng(5).standard_normal(8)
+    s = ys / Xs
+    la_ref = math.log(0.3)
+    r = implicit_bias_solution(X * Xs, y * ys, log_alpha=la_ref + math.log(s) / D, depth=D)
+    ref = implicit_bias_solution(X, y, log_alpha=la_ref, depth=D)
+    assert r.success and r.nit < 30, r.message  # X * 1e-200 used to stop at 200 iterations
+    assert _srel(r.x, s * ref.x) < 1e-12
+    assert np.max(np.abs((X * Xs).T @ r.dual - X.T @ ref.dual)) < 1e-10
+    assert r.primal_residual < 1e-12
+
+
+def test_tiny_X_rich_side_matches_identity():
+    # reported: X * 1e-200 at alpha = 0.1 stopped after 200 iterations with overflow warnings.
+    # X beta = y with X -> X / c is y -> c y, then scale covariance as above (1e-12 relative)
+    X, y, _ = _attack_problem()
+    c = 1e200
+    r = implicit_bias_solution(X / c, y, alpha=0.1)
+    ref = implicit_bias_solution(X, y, log_alpha=math.log(0.1) - math.log(c) / 2)
+    assert r.success and _srel(r.x, c * ref.x) < 1e-12
+
+
+def test_overflowing_answer_is_an_error():
+    # beta ~ 1e100 / 1e-300 = 1e400 is not a float64: an error naming it, never inf/0 returned
+    X, y, _ = _attack_problem()
+    Xs, ys = X * 1e-300, y * 1e100
+    for solve in (lambda: implicit_bias_solution(Xs, ys, alpha=0.1),
+                  lambda: implicit_bias_solution(Xs, ys, alpha=0.1, depth=3),
+                  lambda: min_l1_interpolator(Xs, ys), lambda: min_l2_interpolator(Xs, ys),
+                  lambda: shaped_potential_solution(Xs, ys, np.ones(8), np.zeros(8))):
+        with pytest.raises(InvalidInputError, match="interpolator x would overflow float64"):
+            solve()
+
+
+@pytest.mark.parametrize("Xs,ys", [(1e150, 1.0), (1e200, 1.0), (1e-150, 1.0), (1.0, 1e250), (1e-100, 1e-200)])
+def test_min_l1_extreme_scales(Xs, ys):
+    # reported: HiGHS "model error" at X * 1e150 / 1e200 and "infeasible" at X * 1e-150.
+    # Reference: the planted 1-sparse b, certified the unique min-l1 solution on the unscaled
+    # problem; beta_l1(a X, b y) = (b/a) beta_l1(X, y) (exactly: polished on the support by a
+    # least-squares solve, rounding only: 1e-13). Certificate: X^T lambda is scale-free.
+    X, y, b = _attack_problem()
+    assert min_l1_interpolator(X, y).info["unique"]
+    r = min_l1_interpolator(X * Xs, y * ys)
+    assert r.success and r.info["unique"], r.message
+    assert _srel(r.x, (ys / Xs) * b) < 1e-13
+    z = (X * Xs).T @ r.dual
+    assert abs(z[0] - 1.0) < 1e-12 and np.max(np.abs(z)) <= 1 + 1e-12
+    assert math.isclose(r.info["l1_norm"], ys / Xs, rel_tol=1e-13)
+    assert r.kkt_residual < 1e-12
+
+
+def test_min_l2_extreme_scales():
+    # reference: numpy's pseudo-inverse of the unscaled X (an SVD, formed independently), scaled
+    # by the exact identity beta_l2(a X, b y) = (b/a) beta_l2(X, y); 1e-13 relative (cond(X) ~ 5)
+    X, y, _ = _attack_problem()
+    ref = np.linalg.pinv(X) @ y
+    for Xs, ys in [(1e150, 1.0), (1.0, 1e300), (1e-200, 1.0), (1.0, 1e-300)]:
+        r = min_l2_interpolator(X * Xs, y * ys)
+        assert r.success and math.isfinite(r.kkt_residual) and r.primal_residual < 1e-14
+        assert _srel(r.x, (ys / Xs) * ref) < 1e-13
+        if r.dual is None:  # X * 1e-200: nu = X^+T beta ~ 1e400, kept in scaled form
+            assert Xs == 1e-200 and "dual omitted" in r.message
+            nu = r.info["dual_normalized"]
+            assert np.all(np.isfinite(nu)) and r.info["dual_log2_scale"] > 1024
+        else:
+            assert _srel((X * Xs).T @ r.dual, r.x) < 1e-13
+
+
+def test_shaped_potential_extreme_y_scale():
+    # the objective is 1-homogeneous in (beta, c): beta(X, s y; c, phi) = s beta(X, y; c / s, phi)
+    X, y, _ = _attack_problem()
+    rng = np.random.default_rng(3)
+    c, phi = np.exp(rng.standard_normal(8)), 0.3 * rng.standard_normal(8)
+    s = 1e170
+    r = shaped_potential_solution(X, y * s, c * s, phi)
+    ref = shaped_potential_solution(X, y, c, phi)
+    assert r.success and _srel(r.x, s * ref.x) < 1e-12
+
+
+def test_depth_next_to_two():
+    # reported: depth = 2.0000001 raised a raw OverflowError (2^p with p = D / (D - 2) ~ 2e7).
+    # Every D > 2 works now, down to the smallest float above 2 (D - 2 = 4.4e-16, p = 4.5e15);
+    # below 2 is invalid. The D > 2 code (power link in u, a different model from the D = 2
+    # exponential one) must converge to the D = 2 answer: beta(D) - beta(2) = O(D - 2).
+    X, _, _ = _attack_problem()
+    y = X @ np.random.default_rng(5).standard_normal(8)
+    D_min = float(np.nextafter(2.0, 3.0))
+    with pytest.raises(InvalidInputError, match="depth"):
+        implicit_bias_solution(X, y, alpha=0.1, depth=float(np.nextafter(2.0, 1.0)))
+    for la in (math.log(0.1), -1000.0):
+        b2 = implicit_bias_solution(X, y, log_alpha=la, depth=2)
+        r = implicit_bias_solution(X, y, log_alpha=la, depth=D_min)
+        assert b2.success and r.success, r.message
+        # D - 2 = 4e-16: only solver error remains; both are ~1e-14 accurate at alpha = 0.1 and
+        # ~eps * |log alpha^2| = 4e-13 at log_alpha = -1000 (package docstring): 1e-11
+        assert _srel(r.x, b2.x) < (1e-12 if la > -10 else 1e-11)
+    # first order in D - 2: the difference quotients at 1e-5 and 1e-8 agree to O(1e-5) (the
+    # second-order term) + solver error / 1e-8 (~1e-6): 1e-4 relative
+    b2 = implicit_bias_solution(X, y, alpha=0.1, depth=2).x
+    g = [(implicit_bias_solution(X, y, alpha=0.1, depth=2 + h).x - b2) / h for h in (1e-5, 1e-8)]
+    assert _srel(g[1], g[0]) < 1e-4 and np.linalg.norm(g[0]) > 1e-3
+
+
+def test_edge_switch_is_finite_as_depth_tends_to_two():
+    # edge_switch(D) = 0.1 (eps 2^p)^(1/(p+1)) from mpmath at 30 digits (2^p overflows float64
+    # for p > 1024, i.e. D - 2 < 2e-3); a log-space float64 formula is good to ~p eps relative
+    from krtheory.solvers import edge_switch
+    for D in (3.0, 4.0, 2.001, 2 + 1e-7, float(np.nextafter(2.0, 3.0))):
+        with mp.workdps(30):
+            p = mp.mpf(D) / (mp.mpf(D) - 2)
+            ref = float(mp.mpf("0.1") * (mp.mpf(EPS) * mp.power(2, p)) ** (1 / (p + 1)))
+        assert math.isclose(edge_switch(D), ref, rel_tol=1e-13)
+
+
+def test_result_constructor_sanity_check():
+    # a claim of convergence must agree with the numbers: a non-finite residual or x withdraws it
+    r = InterpolationResult(x=np.array([np.nan, 1.0, np.inf]), success=True,
+                            message="||X beta - y|| <= tol ||y|| (tol = 1e-12)", nit=3,
+                            kkt_residual=float("nan"), primal_residual=float("nan"))
+    assert not r.success and np.array_equal(r.x, [0.0, 1.0, 0.0])
+    assert "tol ||y||" not in r.message and "x had 2 non-finite" in r.message
+    assert "primal_residual = nan" in r.message and r.primal_residual == math.inf
+    r = InterpolationResult(x=np.ones(2), success=True, message="ok", nit=1, kkt_residual=math.inf,
+                            primal_residual=0.0)
+    assert not r.success and "kkt_residual = inf" in r.message
+    ok = InterpolationResult(x=np.ones(2), success=True, message="ok", nit=1, kkt_residual=1e-16,
+                             primal_residual=1e-16, dual=np.zeros(1))
+    assert ok.success and ok.message == "ok"
+    failed = InterpolationResult(x=np.zeros(2), success=False, message="HiGHS failed", nit=0,
+                                 kkt_residual=math.inf, primal_residual=1.0)
+    assert failed.message == "HiGHS failed"  # an honest failure is left alone
+
+
+def test_complex_input_is_rejected():
+    X, y, _ = _attack_problem()
+    for solve in (lambda A: implicit_bias_solution(A, y, alpha=0.1), min_l1_interpolator_y(y),
+                  lambda A: min_l2_interpolator(A, y),
+                  lambda A: shaped_potential_solution(A, y, np.ones(8), np.zeros(8))):
+        with pytest.raises(InvalidInputError, match="real"):
+            solve(X + 1j)
+    with pytest.raises(InvalidInputError, match="real"):
+        implicit_bias_solution(X, y + 0j, alpha=0.1)
+
+
+def min_l1_interpolator_y(y):
+    return lambda A: min_l1_interpolator(A, y)
+
+
+def test_power_log_forms_near_depth_two_match_mpmath():
+    # D -> 2: p = D / (D - 2) and k = 2 / (D - 2) are huge, so p artanh(a) passes 710 (sinh,
+    # cosh overflow) at small a. Reference: mpmath at 40 digits from the closed forms of
+    # THEORY.md s4, h = (1-a)^-p - (1+a)^-p, h' = p[(1-a)^-(p+1) + (1+a)^-(p+1)],
+    # H = ((D-2)/2)[(1-a)^-k + (1+a)^-k - 2]. The float64 logs carry ~eps * (p a) absolute
+    # error from rounding p and a (values of log up to ~1e4 here): 1e-12 relative on log values.
+    from krtheory.solvers.models import _PowerModel
+
+    for D in (2 + 1e-3, 2 + 1e-5, 2 + 1e-7):
+        M = _PowerModel(D, 0.0)
+        a = np.array([1e-9, 1e-6, 3e-4, 0.01, 0.2, 0.45]) * min(1.0, 1e4 * (D - 2) / D)
+        for ai, lh, ldh, lH in zip(a, M.log_h(a), M.log_dh(a), M.log_H(a)):
+            with mp.workdps(40):
+                Dm, am = mp.mpf(D), mp.mpf(ai)
+                p, k = Dm / (Dm - 2), 2 / (Dm - 2)
+                ref_h = mp.log((1 - am) ** -p - (1 + am) ** -p)
+                ref_dh = mp.log(p * ((1 - am) ** -(p + 1) + (1 + am) ** -(p + 1)))
+                ref_H = mp.log((Dm - 2) / 2 * ((1 - am) ** -k + (1 + am) ** -k - 2))
+            for mine, ref in ((lh, ref_h), (ldh, ref_dh), (lH, ref_H)):
+                assert math.isfinite(mine)
+                assert abs(mine - float(ref)) <= 1e-12 * max(1.0, abs(float(ref))), (D, ai)

@@ -33,6 +33,28 @@ in relative terms, and Newton steps from a QR factorization of ``W^(1/2) X^T`` (
 This removes the ``eps / (1 - |u|)`` loss of the plain iteration (D = 3, alpha = 1e-4 on the shared
 cases: 4e-11 -> 2e-13 relative).
 
+Normalization (every solver): the problem is first scaled exactly by powers of two,
+``X = 2^a Xn``, ``y = 2^b yn`` with ``max|Xn|, max|yn|`` in [1/2, 1) (``info["log2_scale_X"]``,
+``info["log2_scale_y"]``), and solved there: ``X beta = y`` iff ``Xn (2^(a-b) beta) = yn``, and
+for the implicit bias ``beta_alpha(Xn, s yn) = s beta_{alpha s^(-1/D)}(Xn, yn)`` (THEORY.md s3
+scale covariance), so the normalized solve runs at ``log_alpha - (b - a) log 2 / D``
+(``info["solved_log_alpha"]``); D = 2 shaped potential: ``c -> c 2^(a-b)``; min-l1/l2 need no
+alpha.  Back: ``beta = 2^(b-a) beta_n``; the dual keeps ``X^T nu`` (``nu = 2^-a nu_n``; min-l2:
+``2^(b-2a) nu_n``).  Residuals are scale-free and computed on the normalized problem, where no norm
+overflows (``y * 1e170``, ``X * 1e-200``, ``X * 1e150`` for the LP are ordinary inputs).  A
+minimizer that itself overflows float64 raises InvalidInputError; a dual that overflows (x
+fine) is returned as ``dual = None`` with ``info["dual_normalized"]`` and ``info["dual_log2_scale"]``.
+
+Final check (:class:`InterpolationResult` constructor): a result with a non-finite ``x``
+(entries replaced by 0), residual or dual cannot claim success; ``success`` becomes False and
+the message names the quantity (NaN residuals are stored as inf).
+
+D -> 2: every D > 2 works down to the smallest float above 2 (p = D / (D - 2) up to 4.5e15):
+the power-link pieces are formed in logs (no sinh/cosh/2^p overflow), the kernel-side switch
+uses the nonlinearity scale ``(p + 1) max|u|``, and the result tends to the D = 2 one at rate
+O(D - 2).  At extreme small alpha next to D = 2 (e.g. D - 2 = 1e-10, log_alpha = -1e9) the
+power link loses resolution in u (rounding floor ~ eps p |u|, reported as such).
+
 Modules: ``result`` (InterpolationResult), ``minnorm`` (min-l1, min-l2), ``models`` (the dual
 potentials in log space), ``newton`` (the iteration), ``implicit`` (regimes and the public
 implicit-bias / shaped-potential entry points).
@@ -41,8 +63,9 @@ Regimes (``info["regime"]``):
 
 * ``"newton"``: the dual Newton iteration above.
 * ``"asymptotic-l2"`` (any D): when the kernel-side dual ``|X^T nu| ~ |beta_l2| / (alpha^D
-  h_D'(0))`` is below e^-30 (e.g. log_alpha = 1000), the minimizer equals the min-l2
-  interpolator to relative O(u^2) < 1e-26 and is returned as such (``info["model_error"]``);
+  h_D'(0))``, times ``p + 1`` for D > 2, is below e^-30 (e.g. log_alpha = 1000), the minimizer
+  equals the min-l2 interpolator to relative O(((p + 1) u)^2) < 1e-26 and is returned as such
+  (``info["model_error"]``);
   ``dual`` is scaled in log space (it underflows to 0 far out; ``info["log_dual_scale"]``).
 * ``"asymptotic-l1"``, D = 2: for ``log_alpha < -100`` the solver writes ``nu = L nu_1 + mu``
   (``L = -2 log alpha``, ``nu_1`` the max-margin certificate, tight on S) and solves the exact

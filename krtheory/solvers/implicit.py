@@ -11,17 +11,24 @@ import numpy as np
 
 from krtheory._validation import (
     InvalidInputError,
-    as_problem,
     check_depth,
     check_finite_array,
-    check_interpolable,
     resolve_log_alpha,
 )
 
 from .minnorm import min_l1_interpolator
 from .models import _EdgeModel, _ExpModel, _LimitExpModel, _LimitModel, _PowerModel
 from .newton import _dual_newton, _finish, _ray_start
-from .result import _EPS, _TINY, InterpolationResult, _primal_residual, _zero_result
+from .result import (
+    _EPS,
+    _TINY,
+    InterpolationResult,
+    _norm,
+    _normalized_problem,
+    _primal_residual,
+    _rescaled,
+    _zero_result,
+)
 
 
 # below this edge 1 - max|u| the direct Newton (eps/e relative in beta) is polished in the edge
@@ -36,17 +43,22 @@ def edge_switch(depth: float) -> float:
     at e = (eps 2^p)^(1/(p+1)); the factor 0.1 leaves room for a certificate margin below 2.
     """
     p = depth / (depth - 2.0)
-    return 0.1 * (_EPS * 2.0**p) ** (1.0 / (p + 1.0))
+    # in logs: 2^p overflows for D - 2 < ~2e-3 (p > 1024); the switch tends to 0.2 as D -> 2
+    return 0.1 * math.exp((math.log(_EPS) + p * math.log(2.0)) / (p + 1.0))
 
 
-def _asymptotic_l2(X, y, beta_l2, log_scale, log_umax, info):
-    """alpha -> infinity beyond the float range: beta = beta_l2, nu = nu_2 / (alpha^D h_D'(0))."""
+def _asymptotic_l2(X, y, beta_l2, log_scale, log_umax, log_nl, info):
+    """alpha -> infinity beyond the float range: beta = beta_l2, nu = nu_2 / (alpha^D h_D'(0)).
+
+    ``log_nl`` = log of the nonlinearity scale ``(p + 1) max|u|`` (``max|u|`` at D = 2): the
+    relative error of the linear model is O(exp(2 log_nl)).
+    """
     nu2, *_ = np.linalg.lstsq(X.T, beta_l2, rcond=None)
     with np.errstate(under="ignore"):
         nu = nu2 * math.exp(max(-log_scale, -745.0))
     pr = _primal_residual(X, beta_l2, y)
-    st = float(np.linalg.norm(beta_l2 - X.T @ nu2) / max(np.linalg.norm(beta_l2), _TINY))
-    model_error = math.exp(2.0 * log_umax)
+    st = float(_norm(beta_l2 - X.T @ nu2) / max(_norm(beta_l2), _TINY))
+    model_error = math.exp(2.0 * log_nl)
     return InterpolationResult(
         x=beta_l2, success=True, nit=0, kkt_residual=max(pr, st), primal_residual=pr, dual=nu,
         message=f"asymptotic-l2 regime: max|X^T nu| ~ e^{log_umax:.0f}, beta = min-l2 interpolator to "
@@ -183,21 +195,42 @@ def implicit_bias_solution(X, y, alpha=None, depth=2, *, log_alpha=None, tol: fl
     and ``info``: ``regime`` ("newton" | "asymptotic-l1" | "asymptotic-l2", see the package
     docstring), ``edge`` = 1 - max|X^T nu| (D > 2; ``log_edge`` in the asymptotic-l1 regime),
     ``model_error`` (asymptotic regimes), ``log_alpha``, ``depth``.  Never NaN; ``success=False`` with a message if Newton fails.
-    Raises InvalidInputError for bad input (see :mod:`krtheory._validation`).
+    The problem is solved exactly normalized (``X = 2^a Xn``, ``y = 2^b yn``, max entries in
+    [1/2, 1); ``info["log2_scale_X"] = a``, ``info["log2_scale_y"] = b``) through the identities
+    ``beta_alpha(2^a Xn, y) = beta_alpha(Xn, 2^-a y)`` and ``beta_alpha(Xn, s yn) = s
+    beta_{alpha s^(-1/D)}(Xn, yn)`` (THEORY.md s3 scale covariance), i.e. at
+    ``log_alpha - (b - a) log(2) / D`` (``info["solved_log_alpha"]``); ``beta = 2^(b-a) beta_n``,
+    ``nu = 2^-a nu_n`` (``X^T nu`` unchanged), residuals from the normalized problem (invariant).
+    So ``y * 1e170`` or ``X * 1e-200`` are ordinary inputs.
+    Raises InvalidInputError for bad input (see :mod:`krtheory._validation`) and where the
+    minimizer itself overflows float64.
     """
     la = resolve_log_alpha(alpha, log_alpha)
     D = check_depth(depth)
-    X, y = as_problem(X, y)
-    beta_l2 = check_interpolable(X, y)
+    Xn, yn, beta_l2n, sc = _normalized_problem(X, y)
+    la_n = la - sc.x_exp * math.log(2.0) / D
+    res = _implicit_normalized(Xn, yn, beta_l2n, D, la_n, tol, max_iter)
+    extra = {"log_alpha": la, "solved_log_alpha": la_n}
+    if "log_dual_scale" in res.info:  # dual = nu_2 e^(log_dual_scale), nu_2 = X^+T beta_l2 (original X)
+        extra["log_dual_scale"] = res.info["log_dual_scale"] - sc.x_exp * math.log(2.0)
+    return _rescaled(res, sc, -sc.ex, extra)
+
+
+def _implicit_normalized(X, y, beta_l2, D, la, tol, max_iter) -> InterpolationResult:
+    """:func:`implicit_bias_solution` on a normalized problem (max|X|, max|y| in [1/2, 1))."""
     info = {"method": "implicit_bias", "depth": D, "log_alpha": la, "regime": "newton"}
     if not np.any(y):
         return _zero_result(X, y, "implicit_bias", {**info, "edge": 1.0})
     # kernel side far outside the float range: u = X^T nu ~ beta_l2 / (alpha^D h_D'(0)); once
     # |u| < 1e-13 the minimizer equals beta_l2 to relative O(u^2) < 1e-26 (THEORY.md s3, s4)
+    # The linear model's relative error is O(((p + 1) u)^2) for D > 2 (h_D(u) = 2p u (1 + (p + 1)(p + 2)
+    # u^2 / 6 + ...)), O(u^2) for D = 2: as D -> 2 (p -> inf) u itself shrinks like 1/p and only
+    # (p + 1) u measures the distance from the kernel regime (h_D(v / p) -> 2 sinh v).
     log_c1 = math.log(2.0) if D == 2.0 else math.log(2.0 * D / (D - 2.0))
     log_umax = math.log(float(np.max(np.abs(beta_l2)))) - D * la - log_c1
-    if log_umax < -30.0:
-        return _asymptotic_l2(X, y, beta_l2, D * la + log_c1, log_umax, info)
+    log_nl = log_umax + (0.0 if D == 2.0 else math.log(D / (D - 2.0) + 1.0))
+    if log_nl < -30.0:
+        return _asymptotic_l2(X, y, beta_l2, D * la + log_c1, log_umax, log_nl, info)
     if D == 2.0:
         # far on the rich side (L = -2 log alpha > 200) the limit model is exact in float as soon as
         # L * margin > ~40; it is used when its own error bound is below eps, else the direct Newton
@@ -256,9 +289,13 @@ def shaped_potential_solution(X, y, scale, tilt, *, tol: float = 1e-12, max_iter
     c_i = alpha^2 u_i v_i, phi_i = ln(u_i / v_i); s7 width; s9 finite-step GD).  The minimizer is
     ``beta_i = 2 c_i sinh((X^T nu)_i + phi_i)``; ``dual = nu``.  With c = alpha^2, phi = 0 this is
     :func:`implicit_bias_solution` at D = 2.
+
+    Solved exactly normalized like :func:`implicit_bias_solution`: with ``X = 2^a Xn``,
+    ``y = 2^b yn`` the minimizer is ``2^(b-a)`` times that of ``(Xn, yn, c 2^(a-b), phi)`` (the
+    objective is homogeneous of degree 1 in (beta, c)); ``log c`` is shifted, so c never
+    under/overflows.
     """
-    X, y = as_problem(X, y)
-    beta_l2 = check_interpolable(X, y)
+    X, y, beta_l2, sc = _normalized_problem(X, y)
     d = X.shape[1]
     c = check_finite_array(scale, "scale")
     phi = check_finite_array(tilt, "tilt")
@@ -269,8 +306,8 @@ def shaped_potential_solution(X, y, scale, tilt, *, tol: float = 1e-12, max_iter
     if not np.all(c > 0):
         raise InvalidInputError(f"scale must be > 0 entrywise, got min {float(np.min(c))!r}")
     info = {"method": "shaped_potential", "regime": "newton"}
-    model = _ExpModel(np.log(c), phi)
+    model = _ExpModel(np.log(c) - sc.x_exp * math.log(2.0), phi)
     if not np.any(y) and not np.any(phi):
-        return _zero_result(X, y, "shaped_potential", info)
+        return _zero_result(X, y, "shaped_potential", {**info, **sc.info})
     nu, u, beta, nit, status, msg = _dual_newton(X, y, model, tol, max_iter, _ray_start(X, y, model, beta_l2))
-    return _finish(X, y, model, nu, u, beta, nit, status, msg, info)
+    return _rescaled(_finish(X, y, model, nu, u, beta, nit, status, msg, info), sc, -sc.ex)

@@ -106,8 +106,11 @@ class _PowerModel:
         out = np.empty_like(a)
         c = a < 0.5
         ac = a[c]
+        # log sinh(x) = x - log 2 + log(1 - e^-2x): sinh(p artanh a) overflows (p artanh a > 710)
+        # long before a = 1/2 once D is close to 2 (p = D / (D - 2) large)
+        x = p * np.arctanh(ac)
         with np.errstate(divide="ignore"):
-            out[c] = math.log(2.0) - 0.5 * p * np.log1p(-ac * ac) + np.log(np.sinh(p * np.arctanh(ac)))
+            out[c] = -0.5 * p * np.log1p(-ac * ac) + x + _log_neg_expm1(2.0 * x)
         e = e_all[~c]
         out[~c] = -p * np.log(e) + np.log1p(-np.exp(p * (np.log(e) - np.log(2.0 - e))))
         return out
@@ -115,9 +118,10 @@ class _PowerModel:
     def log_dh(self, a, e=None):
         """log h_D'(a), 0 <= a < 1; ``e`` = 1 - a if known more accurately."""
         p = self.p
-        e = 1.0 - a if e is None else e
-        # for a < 1/2, 1 - a is exact to 1 ulp and h' has no cancellation
-        le, l2 = np.log(e), np.log1p(a)
+        # log(1 - a) as log1p(-a): near a = 0 log of the rounded 1 - a would carry an absolute
+        # error eps, i.e. (p + 1) eps in log h', which is O(1) as D -> 2 (p = D / (D - 2) -> inf)
+        le = np.log1p(-a) if e is None else np.log(e)
+        l2 = np.log1p(a)
         return math.log(p) - (p + 1) * le + np.log1p(np.exp((p + 1) * (le - l2)))
 
     def log_H(self, a, e=None):
@@ -129,8 +133,15 @@ class _PowerModel:
         ac = a[c]
         m = -0.5 * k * np.log1p(-ac * ac)
         dl = k * np.arctanh(ac)
+        # (1 -+ a)^-k = e^(m +- dl): the cancellation-free form for moderate dl; for dl > 20 (only
+        # reached as D -> 2, k = 2 / (D - 2) large) cosh overflows and e^(m+dl) dominates the -2
+        mod = np.minimum(dl, 20.0)
         with np.errstate(divide="ignore"):
-            out[c] = np.log(2.0 * (np.expm1(m) * np.cosh(dl) + 2.0 * np.sinh(0.5 * dl) ** 2))
+            small = np.log(2.0 * (np.expm1(m) * np.cosh(mod) + 2.0 * np.sinh(0.5 * mod) ** 2))
+        L1, L2 = m + dl, m - dl
+        with np.errstate(over="ignore"):
+            big = L1 + np.log1p(np.exp(L2 - L1) - 2.0 * np.exp(-np.maximum(L1, 20.0)))
+        out[c] = np.where(dl < 20.0, small, big)
         e = e_all[~c]
         le = np.log(e)
         with np.errstate(over="ignore"):
