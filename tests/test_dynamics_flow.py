@@ -44,7 +44,9 @@ def dual_newton_d2(X, y, scale, tilt, log_scale=None, nu0=None, _return_nu=False
         return np.exp(lc + u) + np.exp(lc - u)
 
     def f(nu):
-        return np.sum(two_c_cosh(X.T @ nu + tilt)) - nu @ y
+        # a trial point of the line search may overflow to inf: that rejects it, as intended
+        with np.errstate(over="ignore"):
+            return np.sum(two_c_cosh(X.T @ nu + tilt)) - nu @ y
 
     for _ in range(500):
         u = X.T @ nu + tilt
