@@ -87,6 +87,9 @@ def _is_tensor(a) -> bool:
 def _real_array(value, name: str, what: str) -> np.ndarray:
     """``value`` as float64 without coercing strings, booleans or complex numbers (as the solvers)."""
     arr = np.asarray(value)
+    if arr.dtype.kind == "O" and all(isinstance(v, Real) and not isinstance(v, (bool, np.bool_))
+                                     for v in arr.ravel()):
+        arr = arr.astype(np.float64)  # an object array holding only real numbers
     if arr.dtype.kind not in "iuf" or arr.dtype == np.bool_:
         raise InvalidInputError(f"{name} must be {what}, got {value!r}")
     return arr.astype(np.float64)
