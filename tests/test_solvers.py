@@ -292,6 +292,8 @@ def test_square_exact_system_is_solved():
     (dict(alpha=1.0, depth=1.5), "depth"), (dict(alpha=1.0, depth=math.nan), "depth"),
     (dict(alpha=None), "alpha"), (dict(alpha=1.0, log_alpha=0.0), "exactly one"),
     (dict(log_alpha=math.nan), "log_alpha"),
+    (dict(alpha=1.0, tol=-1.0), "tol"), (dict(alpha=1.0, tol=math.nan), "tol"), (dict(alpha=1.0, tol="a"), "tol"),
+    (dict(alpha=1.0, max_iter=2.5), "max_iter"), (dict(alpha=1.0, max_iter=-1), "max_iter"),
 ])
 def test_bad_parameters(kwargs, match):
     X, y = _random_problem(0)
@@ -319,6 +321,12 @@ def test_bad_arrays():
         shaped_potential_solution(X, y, -np.ones(7), np.zeros(7))
     with pytest.raises(InvalidInputError, match="tilt"):
         shaped_potential_solution(X, y, np.ones(7), np.zeros(3))
+    with pytest.raises(InvalidInputError, match="max_iter"):
+        shaped_potential_solution(X, y, np.ones(7), np.zeros(7), max_iter=True)
+    with pytest.raises(InvalidInputError, match="support_tol"):
+        min_l1_interpolator(X, y, support_tol=math.nan)
+    with pytest.raises(InvalidInputError, match="margin_tol"):
+        min_l1_interpolator(X, y, margin_tol=-1e-9)
     assert issubclass(InvalidInputError, ValueError)
 
 

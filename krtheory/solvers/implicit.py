@@ -23,6 +23,8 @@ from .result import (
     _EPS,
     _TINY,
     InterpolationResult,
+    _check_max_iter,
+    _check_tol,
     _norm,
     _normalized_problem,
     _primal_residual,
@@ -207,6 +209,7 @@ def implicit_bias_solution(X, y, alpha=None, depth=2, *, log_alpha=None, tol: fl
     """
     la = resolve_log_alpha(alpha, log_alpha)
     D = check_depth(depth)
+    tol, max_iter = _check_tol(tol), _check_max_iter(max_iter)
     Xn, yn, beta_l2n, sc = _normalized_problem(X, y)
     la_n = la - sc.x_exp * math.log(2.0) / D
     res = _implicit_normalized(Xn, yn, beta_l2n, D, la_n, tol, max_iter)
@@ -295,6 +298,7 @@ def shaped_potential_solution(X, y, scale, tilt, *, tol: float = 1e-12, max_iter
     objective is homogeneous of degree 1 in (beta, c)); ``log c`` is shifted, so c never
     under/overflows.
     """
+    tol, max_iter = _check_tol(tol), _check_max_iter(max_iter)
     X, y, beta_l2, sc = _normalized_problem(X, y)
     d = X.shape[1]
     c = check_finite_array(scale, "scale")

@@ -9,6 +9,7 @@ from scipy.optimize import linprog
 from .result import (
     _TINY,
     InterpolationResult,
+    _check_tol,
     _norm,
     _normalized_problem,
     _primal_residual,
@@ -101,6 +102,7 @@ def min_l1_interpolator(X, y, *, support_tol: float = 1e-9, margin_tol: float = 
     lambda_n`` (``X^T lambda`` unchanged); ``info["log2_scale_X"] = a``, ``info["log2_scale_y"] = b``.
     Raises InvalidInputError for bad input and where ``x`` would overflow float64.
     """
+    support_tol, margin_tol = _check_tol(support_tol, "support_tol"), _check_tol(margin_tol, "margin_tol")
     Xn, yn, _, sc = _normalized_problem(X, y)
     if not np.any(yn):
         return _zero_result(Xn, yn, "min_l1", {"support": np.array([], dtype=int), "margin": 1.0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -139,6 +140,20 @@ def _zero_result(X, y, method: str, info: dict) -> InterpolationResult:
         x=np.zeros(d), success=True, message="y = 0: the interpolator is beta = 0", nit=0,
         kkt_residual=0.0, primal_residual=0.0, dual=np.zeros(n), info={"method": method, **info},
     )
+
+
+def _check_tol(tol, name: str = "tol") -> float:
+    """A tolerance: a finite real >= 0 (0 asks for the rounding floor)."""
+    if isinstance(tol, bool) or not isinstance(tol, Real) or not math.isfinite(tol) or tol < 0:
+        raise InvalidInputError(f"{name} must be a finite real number >= 0, got {tol!r}")
+    return float(tol)
+
+
+def _check_max_iter(max_iter) -> int:
+    """An iteration budget: an integer >= 0."""
+    if isinstance(max_iter, bool) or not isinstance(max_iter, Integral) or max_iter < 0:
+        raise InvalidInputError(f"max_iter must be an integer >= 0, got {max_iter!r}")
+    return int(max_iter)
 
 
 # --------------------------------------------------------------------------------------------
