@@ -603,6 +603,31 @@ def test_extreme_scales_dense_problem_identity_and_dual(D, Xs, ys):
     assert r.primal_residual < 1e-12
 
 
+@settings(max_examples=15)
+@given(seed=st.integers(0, 10_000), kx=st.integers(-250, 250), ky=st.integers(-250, 250),
+       log_a=st.floats(-3, 2), D=st.sampled_from([2, 3, 2.5]))
+def test_scale_identity_property(seed, kx, ky, log_a, D):
+    # beta_alpha(10^kx X, 10^ky y) = 10^(ky-kx) beta_{alpha'}(X, y), log alpha' = log alpha -
+    # (ky - kx) log(10) / D, for every representable answer (|ky - kx| <= 250 keeps |beta| < 1e260);
+    # powers of ten are not exact, so both solves differ by rounding: 1e-12 + 1e3 eps / edge as in
+    # test_scale_covariance_and_oddness. info reports the user's log_alpha.
+    X, y = _random_problem(seed, n=3, d=6)
+    s = 10.0 ** (ky - kx)
+    la_big = log_a + (ky - kx) * math.log(10.0) / D
+    r = implicit_bias_solution(X * 10.0 ** kx, y * 10.0 ** ky, log_alpha=la_big, depth=D)
+    ref = implicit_bias_solution(X, y, log_alpha=log_a, depth=D)
+    assert r.success and ref.success, r.message
+    e = min(r.info.get("edge", 1.0), ref.info.get("edge", 1.0))
+    assert _srel(r.x, s * ref.x) < 1e-12 + 1e3 * EPS / e
+    shift = (r.info["log2_scale_y"] - r.info["log2_scale_X"]) * math.log(2.0) / D
+    assert r.info["log_alpha"] == la_big and math.isclose(r.info["solved_log_alpha"], la_big - shift,
+                                                          rel_tol=1e-15, abs_tol=1e-13)
+    assert r.primal_residual < 1e-12
+    l1 = min_l1_interpolator(X * 10.0 ** kx, y * 10.0 ** ky)
+    assert l1.success and math.isclose(l1.info["l1_norm"], s * min_l1_interpolator(X, y).info["l1_norm"],
+                                       rel_tol=1e-12)
+
+
 def test_tiny_X_rich_side_matches_identity():
     # reported: X * 1e-200 at alpha = 0.1 stopped after 200 iterations with overflow warnings.
     # X beta = y with X -> X / c is y -> c y, then scale covariance as above (1e-12 relative)

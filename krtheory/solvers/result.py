@@ -217,8 +217,6 @@ def _scale_back(arr, k: int, what: str):
 
 def _rescaled(res: InterpolationResult, sc: _Scaling, dual_exp: int, info: dict | None = None):
     """Map a result of the normalized problem back to the original one (see :class:`_Scaling`)."""
-    if sc.ex == 0 and sc.ey == 0 and info is None:
-        return res
     x = _scale_back(res.x, sc.x_exp, "the interpolator x")
     out = {**res.info, **sc.info, **(info or {})}
     msg = res.message
