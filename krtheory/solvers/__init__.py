@@ -85,6 +85,10 @@ Regimes (``info["regime"]``):
   realized edge (``info["model_error"]``); there ``Q_alpha^D(beta) = ||beta||_1`` to float
   precision.  It also breaks ties on a non-unique LP face the way every ``Q_alpha`` does
   (duplicated columns: the equal split).  ``info["log_edge"]`` keeps edges below 1e-308.
+  Where the realized edge is just above ``edge_switch(D)`` (the limit model is rejected) and the
+  direct Newton from the ray start does not converge in ``max_iter`` steps (small certificate
+  margin: the support is sorted out slowly), the direct Newton is re-run from the limit point's
+  dual; the result is then regime ``"newton"`` as usual (message says so).
 
 KKT residual (all solvers): ``kkt_residual = max(primal_residual, stationarity_residual)``,
 where ``primal_residual = ||X x - y||_2 / ||y||_2`` (``= ||grad F(nu)|| / ||y||``, the dual
