@@ -231,15 +231,15 @@ def test_coordinates_agree_and_raw_floor(small_problem):
     rr = gradient_flow(X, y, 0.5, 3, coordinates="raw")
     assert rel(rd.beta, rl.beta) < 1e-8 and rel(rr.beta, rl.beta) < 1e-8
     # trap (b): at alpha = 100, D = 4, beta = w+^4 - w-^4 formed from w ~ 100 cancels: the raw
-    # run cannot reach 1e-20 and must stop on stagnation (success at the float floor), while the
+    # run cannot reach 1e-20 and must stop at its floor, while the
     # log coordinates converge. Reference for both: the D = 2-style expectation that alpha = 100
     # is deep in the kernel regime, beta ~ X^+ y within ~alpha^(-2D) = 1e-16.
     big_log = gradient_flow(X, y, 100.0, 4, coordinates="log")
     big_raw = gradient_flow(X, y, 100.0, 4, coordinates="raw", max_steps=5000)
     bl2 = np.linalg.pinv(X) @ y
     assert big_log.status == "converged" and rel(big_log.beta, bl2) < 1e-9
-    assert big_raw.status == "stagnated" and big_raw.success
-    assert "floor" in big_raw.message
+    assert big_raw.status in ("plateau", "step-limit") and not big_raw.success
+    assert rel(big_raw.beta, bl2) > 1e-3
     # the floor is (eps D alpha^D ||X||)^2-sized (THEORY.md s10): >= 1e6 above the log run's loss
     assert big_raw.loss > 1e6 * big_log.loss
     assert big_raw.loss < (1e3 * 2.2e-16 * 4 * 100.0 ** 4 * np.linalg.norm(X, 2)) ** 2

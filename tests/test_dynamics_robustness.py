@@ -141,7 +141,7 @@ class _FakeView:
     (0.5, 1e-10, "plateau"),     # above an honest floor: a stall, not a fit
 ])
 def test_stagnation_needs_an_honest_small_floor(scale, rr, expect):
-    from krtheory.dynamics._driver import PLATEAU_STEPS, STAGNATION_STEPS, stall_tests
+    from krtheory.dynamics._driver import FLOOR_MAX_REL, PLATEAU_STEPS, STAGNATION_STEPS, stall_tests
 
     eps = torch.finfo(torch.float64).eps
     s = torch.zeros(1, 4, dtype=torch.float64)
@@ -153,5 +153,5 @@ def test_stagnation_needs_an_honest_small_floor(scale, rr, expect):
     stag, plat = stall_tests(lambda: _FakeView(scale), s, rr_t, best, since, s.clone(), ai, one, one,
                              torch.tensor([True]), STAGNATION_STEPS, PLATEAU_STEPS)
     floor = 100 * 8 * eps * (2 * scale + 1)  # the documented bound, by hand
-    assert bool(stag) == (expect == "stagnated") == (rr <= floor ** 2 and floor <= 1e-3)
+    assert bool(stag) == (expect == "stagnated") == (rr <= floor ** 2 and floor <= FLOOR_MAX_REL)
     assert bool(plat) == (expect == "plateau")

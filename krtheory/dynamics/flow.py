@@ -212,7 +212,8 @@ def _fmt_status(code, t, steps, L, tol_rel, rr, ynorm2, rate, drift):
     if name == "plateau":
         return (f"not converged (plateau): the loss stopped decreasing {base} > tol {tol_rel:.1e} while the "
                 "weights stopped moving: y may lie slightly outside the range of X (check_range accepts a "
-                "small least-squares residual), or tol is below this problem's float64 floor")
+                "small least-squares residual), or tol is below this problem's float64 floor in these coordinates "
+                "(raw weights cancel in beta = w+^D - w-^D when beta << alpha^D: use coordinates='log')")
     if name == "diverged":
         return f"diverged: the state became non-finite or the loss exploded {base}"
     if name == "step-underflow":
