@@ -24,7 +24,6 @@ A flow that does not converge within its cap makes that instance *inconclusive*:
 """
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,19 +31,11 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from krtheory._search import budgeted_find
 from krtheory._validation import InvalidInputError
 from krtheory.strategies import Instance
 
 __all__ = ["FlowCase", "CaseRecord", "CheckResult", "check"]
-
-
-def _instance_key(inst) -> tuple:
-    from krtheory.claims.flows import array_key
-
-    if not isinstance(inst, Instance):
-        return ("object", id(inst))
-    pk = None if inst.problem is None else inst.problem.key
-    return (pk, inst.log_alpha, inst.depth, tuple(sorted((k, array_key(v)) for k, v in inst.params.items())))
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,8 +189,6 @@ def check(
 
     Returns: a :class:`CheckResult`.
     """
-    from hypothesis import HealthCheck, Phase, find, settings
-    from hypothesis.errors import NoSuchExample, Unsatisfiable
     from hypothesis.strategies import SearchStrategy
 
     from krtheory.dynamics import gradient_flow
@@ -226,8 +215,6 @@ def check(
         return cache[key]
 
     records: list[CaseRecord] = []
-    state = {"failed_at": None, "shrinks": 0}
-    messages: dict[int, str] = {}
 
     def evaluate(inst: Instance) -> tuple[bool | None, str, Any]:
         res = run_flow(inst)
@@ -242,40 +229,24 @@ def check(
             return True, "", res
         return bool(out), "", res
 
-    verdicts: dict = {}
+    def record(inst: Instance, outcome, seconds: float) -> None:
+        holds, msg, res = outcome
+        rate = getattr(res, "rate", None)
+        records.append(CaseRecord(inst, holds, msg, str(getattr(res, "status", "?")),
+                                  None if rate is None else float(np.max(rate)), seconds))
 
-    def fails(inst: Instance) -> bool:
-        vkey = _instance_key(inst)
-        if vkey in verdicts:  # hypothesis replays its final example: answer consistently
-            return verdicts[vkey]
-        if state["failed_at"] is not None:
-            if time.perf_counter() - state["failed_at"] > shrink_budget_s:
-                return False  # budget spent: decline new candidates unchecked
-            state["shrinks"] += 1
-        t0 = time.perf_counter()
-        holds, msg, res = evaluate(inst)
-        verdicts[vkey] = holds is False
-        messages[id(inst)] = msg
-        if state["failed_at"] is None:
-            rate = getattr(res, "rate", None)
-            records.append(CaseRecord(inst, holds, msg, str(getattr(res, "status", "?")),
-                                      None if rate is None else float(np.max(rate)), time.perf_counter() - t0))
-            if holds is False:
-                state["failed_at"] = time.perf_counter()
-        return holds is False
+    def judged(inst: Instance):
+        outcome = evaluate(inst)
+        return outcome[0] is False, outcome
 
     t0 = time.perf_counter()
-    cfg = settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,
-                   phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
-    try:
-        found = find(strategy, fails, settings=cfg, random=random.Random(seed))
-    except (NoSuchExample, Unsatisfiable):
-        found = None
+    found, shrinks = budgeted_find(strategy, judged, max_examples=max_examples, seed=seed,
+                                   shrink_budget_s=shrink_budget_s, on_drawn=record)
     cex, message = None, ""
     if found is not None:
         holds, message, res = evaluate(found)
         cex = FlowCase(found, res, np.asarray(res.beta, dtype=np.float64))
-    return CheckResult(found is not None, cex, message, tuple(records), state["shrinks"], int(seed),
+    return CheckResult(found is not None, cex, message, tuple(records), shrinks, int(seed),
                        max_examples, time.perf_counter() - t0, opts)
 
 

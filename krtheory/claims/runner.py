@@ -12,9 +12,7 @@ did not converge within its cap), 2 usage error (unknown claim id).
 from __future__ import annotations
 
 import json
-import os
 import math
-import random
 import sys
 import time
 import traceback
@@ -177,43 +175,22 @@ def _search(claim: Claim, ctx: RunContext, n: int, seed: int, strategy, *, shrin
     ``shrink_budget_s`` seconds: later candidates are declined unchecked (so hypothesis keeps the
     smallest failure it has confirmed).
     """
-    from hypothesis import HealthCheck, Phase, find, settings
-    from hypothesis.errors import NoSuchExample, Unsatisfiable
+    from krtheory._search import budgeted_find
 
     outcomes: list[Outcome] = []
-    state = {"failed_at": None, "shrinks": 0}
 
-    from krtheory.check import _instance_key
-
-    verdicts: dict = {}
-
-    def fails(instance: Instance) -> bool:
-        vkey = _instance_key(instance)
-        if vkey in verdicts:  # hypothesis replays its final example: answer consistently
-            return verdicts[vkey]
-        if state["failed_at"] is not None:
-            if time.perf_counter() - state["failed_at"] > shrink_budget_s:
-                return False  # budget spent: decline new candidates unchecked
-            state["shrinks"] += 1
-        t0 = time.perf_counter()
+    def judged(instance: Instance):
         ev = safe_check(claim.check, instance, ctx)
-        verdicts[vkey] = ev.verdict == FAIL
-        if state["failed_at"] is None:
-            outcomes.append(Outcome(instance, ev, "search", time.perf_counter() - t0))
-            if on_example is not None:
-                on_example()
-        if ev.verdict == FAIL and state["failed_at"] is None:
-            state["failed_at"] = time.perf_counter()
-        return ev.verdict == FAIL
+        return ev.verdict == FAIL, ev
 
-    cfg = settings(max_examples=n, database=None, deadline=None, derandomize=False,
-                   phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck),
-                   report_multiple_bugs=False)
-    try:
-        shrunk = find(strategy, fails, settings=cfg, random=random.Random(seed))
-    except (NoSuchExample, Unsatisfiable):
-        shrunk = None
-    return outcomes, shrunk, state["shrinks"]
+    def record(instance: Instance, ev: Evidence, seconds: float) -> None:
+        outcomes.append(Outcome(instance, ev, "search", seconds))
+        if on_example is not None:
+            on_example()
+
+    shrunk, shrinks = budgeted_find(strategy, judged, max_examples=n, seed=seed,
+                                    shrink_budget_s=shrink_budget_s, on_drawn=record)
+    return outcomes, shrunk, shrinks
 
 
 def save_counterexample(directory, claim_id: str, instance: Instance, seed: int) -> str | None:
