@@ -55,8 +55,6 @@ def _symbolic_kernel_factor(D: float, alpha: float):
         return None
     if expr is None:
         return None
-    import sympy as sp
-
     subs = {}
     for s in expr.free_symbols:
         if s.name.startswith("alpha") or s.name == "a":

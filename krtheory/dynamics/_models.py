@@ -28,7 +28,6 @@ floor) and ``invariant_drift(s)``.
 """
 from __future__ import annotations
 
-import math
 
 import torch
 

@@ -238,8 +238,6 @@ def build_result(st, model, prob, *, loss, tol, coordinates, dev, width, method,
         lp, lm = model.log_weights(s)
         wpt, wmt = model.weights(s)
         wp, wm, lwp, lwm = to(wpt), to(wmt), to(lp), to(lm)
-    from ._common import loss_value
-
     rr = to(st.rr)
     L = to(loss_value(st.rr, loss, prob.n))
     ynorm2 = to(prob.y.norm(dim=-1) ** 2)

@@ -108,7 +108,7 @@ def linearized_flow(X, y, alpha=None, depth=2, *, log_alpha=None, times=None, in
         tt = np.asarray(times, dtype=np.float64)
         if tt.ndim != 1 or tt.size == 0 or np.any(np.isnan(tt)) or np.any(tt < 0):
             raise InvalidInputError(f"times must be a non-empty 1-D array of times >= 0, got {times!r}")
-        B, d = prob.B, prob.d
+        B = prob.B
         betas, dps, dms, losses = [], [], [], []
         for t in tt:
             tv = torch.full((B,), float(t), dtype=dtype, device=dev)

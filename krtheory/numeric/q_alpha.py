@@ -24,7 +24,6 @@ where the true value exceeds the float maximum. torch: differentiable in ``beta`
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 

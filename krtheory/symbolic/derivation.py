@@ -30,7 +30,6 @@ Formula keys (SymPy expressions in the real symbols u, z, alpha, t, s, b of
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -40,8 +39,8 @@ from .depth_limits import derive_depth_limits
 from .flow import derive_flow
 from .kernel import derive_kernel
 from .potential import derive_potential
-from .steps import Recorder, Step
-from .symbols import D_SYM, LOSS_TEXT, export, normalize_depth, normalize_init, normalize_loss
+from .steps import Recorder
+from .symbols import D_SYM, export, normalize_depth, normalize_init, normalize_loss
 
 __all__ = ["Derivation", "derive"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .steps import Recorder
-from .symbols import ALPHA_POS, DELTA, LOSS_FACTORS, n, s, t, u
+from .symbols import ALPHA_POS, DELTA, LOSS_FACTORS, s, t, u
 
 __all__ = ["FlowDerivation", "derive_flow", "force_powers"]
 
