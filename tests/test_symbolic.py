@@ -242,3 +242,43 @@ def test_depths_with_huge_exact_exponents_are_refused_quickly(depth):
 
     with pytest.raises(InvalidInputError, match="p = D/\\(D-2\\).*symbolic depth"):
         derive(depth)
+
+
+def _q_reference(D, zval, dps=80):
+    """q_D(z), z > 0, from THEORY.md s4 typed here: h(u) = (1-u)^(-p) - (1+u)^(-p), p = D/(D-2),
+    H(u) = ((1-u)^(1-p) + (1+u)^(1-p) - 2)/(p - 1); h(u) = z solved with mpmath.findroot in
+    log e (e = 1 - u), then q = z u - H(u)."""
+    with mpmath.workdps(dps):
+        Dm = mpmath.mpf(D)
+        p = Dm / (Dm - 2)
+        zv = mpmath.mpf(zval)
+        f = lambda t: mpmath.exp(-p * t) - (2 - mpmath.exp(t)) ** (-p) - zv  # noqa: E731
+        t = mpmath.findroot(f, -mpmath.log(zv) / p)
+        uu = 1 - mpmath.exp(t)
+        H = ((1 - uu) ** (1 - p) + (1 + uu) ** (1 - p) - 2) / (p - 1)
+        return zv * uu - H
+
+
+@pytest.mark.parametrize("D", [3, 4])
+def test_series_infinity_terms_against_mpmath(D):
+    d = derive(D)
+    ser = d.formulas["series_infinity_terms"]
+    a = [x for x in ser.free_symbols if x.name == "abs_z"][0]
+    # the new terms extend the leading ones: their difference tends to 0 at infinity
+    assert sp.limit(ser - d.formulas["series_infinity"], a, sp.oo) == 0
+    # first omitted power of |z| (double series in w = |z|^(-1/p) and 1/|z| = w^p): D = 3 ->
+    # |z|^(-4/3) = w^4; D = 4 -> |z|^(-5/2) = w^5 (the |z|^(-2) coefficient cancels for p = 2;
+    # were it nonzero, the bound below fails at 1e10)
+    omitted = {3: sp.Rational(4, 3), 4: sp.Rational(5, 2)}[D]
+    fn = sp.lambdify(a, ser, "mpmath")
+    step = [st for st in d.steps if st.name.startswith("series at oo to |z|")]
+    assert len(step) == 1 and step[0].passed and "mpmath" in step[0].method
+    with mpmath.workdps(80):
+        for zv in (mpmath.mpf(10) ** 3, mpmath.mpf(10) ** 6, mpmath.mpf(10) ** 10):
+            R = abs(_q_reference(D, zv) - fn(zv))
+            # the remainder is c |z|^(-omitted) (1 + O(|z|^(-1/p))) with |c| < 1 for these
+            # depths: bound it by 2 |z|^(-omitted) (slack for the O(|z|^(-1/p)) correction at 1e3)
+            assert R < 2 * zv ** (-mpmath.mpf(omitted.p) / omitted.q), (D, zv, R)
+            # and it is far below the last kept term's size (|z|^(-1) resp. |z|^(-3/2))
+            last = {3: 1, 4: mpmath.mpf(3) / 2}[D]
+            assert R < zv ** (-last) * zv ** (-mpmath.mpf(1) / 4)

@@ -9,6 +9,10 @@ THEORY.md sections 2 and 4.
   ``p = D/(D-2)``; the singular terms of ``q = u z - H(u)`` are ``z`` and ``-(D/2) e^(1-p)``, and
   ``e^(1-p) ~ z^(2/D)``; the regular remainder tends to ``C_D``. For D = 2 SymPy's ``series`` at
   ``oo`` of the closed form (asinh rewritten as log).
+- Beyond C_D (numeric D > 2): e = w (1 + v g(e))^(-1/p), g = (2-e)^(-p), w = |z|^(-1/p),
+  v = 1/|z| = w^p, solved by fixed point as a double series in (w, v) (exponents a + p b exact
+  for rational p; THEORY.md s4 "double series"), substituted into q; the first 3 nonzero orders
+  after C_D kept, checked against q = z u - H(u) with u from mpmath (80 dps, 24 points).
 - Limits of ``Q_alpha(b) = alpha^D q(b/alpha^D)`` (per coordinate, ``b > 0``; ``q`` is even).
 """
 from __future__ import annotations
@@ -31,6 +35,7 @@ class AsymptoticsDerivation:
     series_infinity: sp.Expr
     C_D: sp.Expr
     limits: dict
+    series_infinity_terms: sp.Expr | None = None   # numeric D > 2 only: through the next 3 orders
 
 
 def _d_gt_2(expr, D):
@@ -218,6 +223,145 @@ def _alpha_limits(rec: Recorder, fl: FlowDerivation, pot: PotentialDerivation, q
     return lim
 
 
+# ---- higher-order terms at infinity, numeric D > 2 (THEORY.md s4: a double series) ----------
+# Bivariate truncated series in w = |z|^(-1/p) and v = 1/|z| = w^p, kept apart so that the
+# exponents a + p b stay exact for any rational p; a dict {(a, b): coeff}, truncated at weight
+# a + p b <= wmax.
+
+def _bmul(A, B, p, wmax):
+    out = {}
+    for (a1, b1), c1 in A.items():
+        for (a2, b2), c2 in B.items():
+            k = (a1 + a2, b1 + b2)
+            if k[0] + p * k[1] <= wmax:
+                out[k] = out.get(k, 0) + c1 * c2
+    return out
+
+
+def _badd(A, B, scale=1):
+    out = dict(A)
+    for k, c in B.items():
+        out[k] = out.get(k, 0) + scale * c
+    return out
+
+
+def _bpower_series(coeffs, X, p, wmax):
+    """``sum_k coeffs[k] X^k`` truncated; ``X`` has no constant term (weight >= 1 per factor)."""
+    out, power = {(0, 0): coeffs[0]} if coeffs[0] else {}, {(0, 0): sp.Integer(1)}
+    for k in range(1, len(coeffs)):
+        power = _bmul(power, X, p, wmax)
+        if not power:
+            break
+        out = _badd(out, power, coeffs[k])
+    return out
+
+
+def _edge_and_q_series(D, wmax):
+    """(e, q - |z| + (D/2)|z|^(2/D)) as bivariate series in (w, v) to weight ``wmax``.
+
+    From z = e^(-p) - g(e), g(e) = (2-e)^(-p): e = w (1 + v g(e))^(-1/p) (a contraction: the
+    correction has weight >= p, solved by fixed-point iteration, each pass exact to one more order),
+    and (D/2) e^(1-p) = (D/2) w^(1-p) (1 + v g(e))^(2/D), whose k = 0 term is (D/2)|z|^(2/D)
+    and whose k >= 1 terms are w v^(k-1) g^k binom(2/D, k); q = z - (D/2) e^(1-p) + rho(e).
+    """
+    pp = D / (D - 2)
+    n = int(sp.floor(wmax)) + 1
+    g = taylor_coefficients((2 - e) ** (-pp), e, n)
+    rho = e * (2 - e) ** (-pp) - (D - 2) / 2 * ((2 - e) ** (-2 / (D - 2)) - 2)
+    r = taylor_coefficients(rho, e, n)
+    kmax = int(sp.floor(wmax / pp)) + 1
+    E = {(1, 0): sp.Integer(1)}
+    for _ in range(n + 1):
+        G = _bpower_series(g, E, pp, wmax)
+        X = _bmul({(0, 1): sp.Integer(1)}, G, pp, wmax)
+        E = _bmul({(1, 0): sp.Integer(1)}, _bpower_series([sp.binomial(-1 / pp, k) for k in range(kmax + 1)], X, pp, wmax),
+                  pp, wmax)
+    G = _bpower_series(g, E, pp, wmax)
+    S, Gk = {}, {(0, 0): sp.Integer(1)}
+    for k in range(1, kmax + 2):
+        Gk = _bmul(Gk, G, pp, wmax)
+        S = _badd(S, _bmul({(1, k - 1): sp.binomial(2 / D, k)}, Gk, pp, wmax), -D / 2)   # w v^(k-1) g^k
+    Q = _badd(S, _bpower_series(r, E, pp, wmax))
+    return E, {k: sp.simplify(c) for k, c in Q.items()}
+
+
+def _mp_q(D, zval, dps):
+    """(u, z) as mpmath numbers at ``dps`` digits with h_D(u) = z > 0: the edge e = 1 - u from the
+    contraction e = (z + (2-e)^(-p))^(-1/p) (derivative O(e^(p+1)), so few passes); the caller
+    evaluates q = z u - H(u) from H directly (not from the series' regular part)."""
+    import mpmath
+
+    with mpmath.workdps(dps):
+        pp = mpmath.mpf(D.p) / D.q / (mpmath.mpf(D.p) / D.q - 2)
+        zv = mpmath.mpf(zval)
+        ev = zv ** (-1 / pp)
+        for _ in range(dps):
+            new = (zv + (2 - ev) ** (-pp)) ** (-1 / pp)
+            if new == ev:
+                break
+            ev = new
+        return 1 - ev, zv
+
+
+def _series_infinity_terms(rec: Recorder, fl: FlowDerivation, pot: PotentialDerivation, qinf, nterms=3):
+    """q_D(|z|) to ``nterms`` orders beyond C_D (numeric D > 2), checked against mpmath.
+
+    Returns ``|z| - (D/2)|z|^(2/D) + C_D + sum_j c_j |z|^(-x_j)`` with the first ``nterms``
+    exponents x_j = (a + p b)/p (a >= 1, b >= 0) whose coefficient is nonzero.
+    """
+    import mpmath
+
+    D = fl.D
+    pp = D / (D - 2)
+    wmax = sp.Integer(6)
+    _, Q = _edge_and_q_series(D, wmax)
+    by_weight = {}
+    for (a, b), c in Q.items():
+        if c != 0 and a + pp * b > 0:
+            by_weight.setdefault(a + pp * b, []).append(c)
+    # for integer p, (a, b) and (a + p, b - 1) are one power of |z|: sum before testing for zero
+    coef = {wt: sp.simplify(sp.Add(*cs)) for wt, cs in by_weight.items()}
+    weights = sorted(wt for wt, c in coef.items() if c != 0)
+    if len(weights) <= nterms:   # cannot happen for D > 2 (w^1..w^4 all appear); guard the index
+        raise RuntimeError(f"series at oo: only {len(weights)} nonzero orders up to weight {wmax}")
+    CD = sp.simplify(Q.get((0, 0), 0))
+    rec.equal("series at oo, regular part at e = 0 is C_D", CD, (D - 2) * (1 - 2 ** (-pp)),
+              numeric=False, detail="constant term of the (w, v) double series")
+    keep = weights[:nterms]
+    omitted = weights[nterms]
+    extra = sum(coef[wt] * ABS_Z ** (-wt / pp) for wt in keep)
+    series = qinf + extra
+    # numeric check at 24 points |z| = 1e3 .. 1e12 (log-spaced): the remainder q - series is
+    # below 2|c_omitted| |z|^(-omitted/p) and its ratio to the last kept term decreases
+    dps = 80
+    qfun = sp.lambdify(u, pot.parametric[1], "mpmath")
+    sfun = sp.lambdify(ABS_Z, series, "mpmath")
+    ok, worst, ratios, msg = True, mpmath.mpf(0), [], ""
+    with mpmath.workdps(dps):
+        c_om = abs(mpmath.mpf(sp.N(coef[omitted], dps)))
+        for i in range(24):
+            zv = mpmath.mpf(10) ** (3 + mpmath.mpf(9) * i / 23)
+            uu, zz = _mp_q(D, zv, dps)
+            R = abs(qfun(uu) - sfun(zz))
+            bound = c_om * zz ** (-mpmath.mpf(sp.N(omitted / pp, dps)))
+            last = abs(mpmath.mpf(sp.N(coef[keep[-1]], dps))) * zz ** (-mpmath.mpf(sp.N(keep[-1] / pp, dps)))
+            ratios.append(R / last)
+            worst = max(worst, R / bound)
+            if not (R <= 2 * bound):
+                ok, msg = False, f"remainder {mpmath.nstr(R, 3)} > 2 |c| |z|^-{omitted / pp} at |z| = {mpmath.nstr(zz, 3)}"
+        if ok and not all(ratios[i + 1] < ratios[i] for i in range(len(ratios) - 1)):
+            ok, msg = False, "remainder/last kept term not decreasing in |z|"
+    stmt = sp.Eq(sp.Function("q")(ABS_Z), series + sp.O(ABS_Z ** (-omitted / pp), (ABS_Z, sp.oo)), evaluate=False)
+    rec.fact(f"series at oo to |z|^({-keep[-1] / pp}): remainder is O(|z|^({-omitted / pp}))", stmt, ok,
+             method=f"mpmath {dps} dps at 24 points |z| = 1e3..1e12 (log-spaced)",
+             detail=(msg or f"|remainder| <= {mpmath.nstr(worst, 3)} |c_omitted| |z|^({-omitted / pp}) (bound 2x); "
+                            f"remainder / last kept term decreases from {mpmath.nstr(ratios[0], 3)} to "
+                            f"{mpmath.nstr(ratios[-1], 3)}")
+             + "; e = w (1 + v g(e))^(-1/p) by fixed point in w = |z|^(-1/p), v = 1/|z|; exact q from z u - H(u), "
+               "u = 1 - e with e solved by contraction in mpmath")
+    return series
+
+
 def derive_asymptotics(rec: Recorder, fl: FlowDerivation, pot: PotentialDerivation, order: int) -> AsymptoticsDerivation:
     qs0 = _series_zero(rec, fl, pot, order)
     if fl.D == 2:
@@ -225,4 +369,7 @@ def derive_asymptotics(rec: Recorder, fl: FlowDerivation, pot: PotentialDerivati
     else:
         qinf, CD = _series_infinity_power(rec, fl, pot)
     lim = _alpha_limits(rec, fl, pot, qs0, qinf, CD)
-    return AsymptoticsDerivation(qs0, qinf, CD, lim)
+    terms = None
+    if fl.D != 2 and fl.D != D_SYM:
+        terms = _series_infinity_terms(rec, fl, pot, qinf)
+    return AsymptoticsDerivation(qs0, qinf, CD, lim, terms)

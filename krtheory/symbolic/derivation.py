@@ -19,7 +19,9 @@ Formula keys (SymPy expressions in the real symbols u, z, alpha, t, s, b of
 - ``series_zero`` (with O term), ``series_infinity`` in the positive symbol ``abs_z`` = |z|
   (q is even, so this is the expansion at z -> +oo and at z -> -oo; D = 2:
   abs_z log(abs_z) - abs_z + 2 - 1/abs_z + 1/(2 abs_z^3), next term O(abs_z^-4);
-  D > 2: abs_z - (D/2) abs_z^(2/D) + C_D + o(1)), ``C_D``
+  D > 2: abs_z - (D/2) abs_z^(2/D) + C_D + o(1)), ``C_D``; numeric D > 2 only:
+  ``series_infinity_terms`` = series_infinity + the next 3 nonzero powers abs_z^(-(a + p b)/p)
+  (a >= 1, b >= 0, p = D/(D-2); D = 4: - 1/(4 sqrt(abs_z)) - 1/(8 abs_z) - 3/(64 abs_z^(3/2)))
 - ``alpha_to_zero``, ``alpha_to_infinity`` (Eq of Limit objects, per coordinate b > 0),
   ``rate_alpha_to_zero``, ``rate_alpha_to_infinity`` (leading correction)
 - ``tangent_kernel`` c with K(x, x') = c <x, x'> (loss-independent), ``tangent_kernel_dynamics``
@@ -103,6 +105,8 @@ def _derive(D, loss, u0, v0, order) -> Derivation:
         "tangent_kernel_dynamics": ker.dynamics_coefficient,
     }
     F.update(asy.limits)
+    if asy.series_infinity_terms is not None:
+        F["series_infinity_terms"] = asy.series_infinity_terms
     if pot.potential is not None:
         F["potential"] = pot.potential
         F["link_inverse"] = pot.link_inverse
