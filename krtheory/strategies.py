@@ -312,6 +312,12 @@ def problems(
     """
     n_s = _range(n, "n", 2, 6)
     d_s = _range(d, "d", 3, 14)
+    n_lo = n if isinstance(n, int) else (n[0] if isinstance(n, tuple) else None)
+    d_hi = d if isinstance(d, int) else (d[1] if isinstance(d, tuple) else None)
+    if n_lo is not None and d_hi is not None and d_hi < n_lo + min_extra_columns:
+        # clipping d up to n + min_extra_columns would silently draw sizes outside the asked range
+        raise InvalidInputError(f"no underdetermined problem fits n = {n!r}, d = {d!r}: every d must be at least "
+                                f"n + {min_extra_columns}")
     kind_s = kind if isinstance(kind, st.SearchStrategy) else st.just(kind)
     dup_s = _range(duplicate, "duplicate", 0, 0)
     noise_s = _range(noise, "noise", 0.0, 0.0, integer=False)

@@ -118,3 +118,13 @@ def test_instance_describe_is_jsonable():
     d = json.loads(json.dumps(inst.describe()))
     assert d["n"] == 2 and d["d"] == 4 and d["depth"] == 3 and d["eps"] == 0.25 and d["u"] == [1.0] * 4
     assert d["alpha"] == 0.5
+
+
+def test_impossible_size_ranges_are_refused():
+    # d below n + 1 everywhere: clipping would silently draw sizes outside the requested range
+    from krtheory._validation import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="no underdetermined problem fits"):
+        kst.problems(n=(10, 12), d=(3, 4))
+    with pytest.raises(InvalidInputError, match="no underdetermined problem fits"):
+        kst.problems(n=5, d=5)
