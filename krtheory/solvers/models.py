@@ -27,11 +27,25 @@ def _log_neg_expm1(x):
         return np.log(-np.expm1(-x))
 
 
-class _ExpModel:
+class _ExpSteps:
+    """Step rules shared by the exponential (D = 2) models, whose beta grows like e^|u|."""
+
+    max_du = 30.0  # cap |delta u| per Newton step: exp changes by at most e^30 per iteration
+
+    def sensitivity(self, u, e_abs):
+        # d log|beta| / du <= coth|v| ~ 1: beta_i is resolved to eps * (abs error of u_i)
+        return 1.0 + 0.0 * u
+
+    def step_limit(self, u, du):
+        """Largest multiplier tau of the direction du allowed in one step (|tau du| <= 30)."""
+        m = float(np.max(np.abs(du))) if du.size else 0.0
+        return math.inf if m == 0 else self.max_du / m
+
+
+class _ExpModel(_ExpSteps):
     """D = 2 and the shaped potential: beta_i = 2 c_i sinh(u_i + phi_i), log c_i given."""
 
     domain_bounded = False
-    max_du = 30.0  # cap |delta u| per Newton step: exp changes by at most e^30 per iteration
 
     def __init__(self, logc, phi):
         self.logc = logc  # (d,) or scalar
@@ -55,15 +69,6 @@ class _ExpModel:
         """kappa(t) for the start-point search along nu = kappa nu_2, t in [0, 1]."""
         hi = 4.0 * (abs(float(np.max(np.abs(self.logc)))) + 50.0) / bmax
         return lambda t: hi * t
-
-    def sensitivity(self, u, e_abs):
-        # d log|beta| / du <= coth|v| ~ 1: beta_i is resolved to eps * (abs error of u_i)
-        return 1.0 + 0.0 * u
-
-    def step_limit(self, u, du):
-        """Largest multiplier tau of the direction du allowed in one step (|tau du| <= 30)."""
-        m = float(np.max(np.abs(du))) if du.size else 0.0
-        return math.inf if m == 0 else self.max_du / m
 
     def stationarity(self, x, u):
         """|asinh(x_i / (2 c_i)) - phi_i - u_i| on coordinates with normal x_i (log space)."""
@@ -239,7 +244,7 @@ class _LimitModel:
         return 0.0  # exact by construction for the limit model; the real residual is computed outside
 
 
-class _LimitExpModel:
+class _LimitExpModel(_ExpSteps):
     """The D = 2 alpha -> 0 limit on the tight set S: nu = L nu_1 + mu, L = -2 log alpha.
 
     On S, ``|u_i| - L = s_i x_i^T mu =: v_i`` and ``2 alpha^2 sinh(u_i) = s_i e^(v_i) (1 - e^(-2|u_i|))``,
@@ -247,7 +252,6 @@ class _LimitExpModel:
     The limit problem maximizes the entropy-like -sum |beta_i|(log|beta_i| - 1) on the l1-optimal face.
     """
 
-    max_du = 30.0
     qr_solve = True  # weights e^v span many orders: do not form the Hessian
 
     def __init__(self, signs):
@@ -258,13 +262,6 @@ class _LimitExpModel:
         with np.errstate(over="ignore"):
             val = float(np.sum(np.exp(v)))
         return v, self.s, v, val
-
-    def sensitivity(self, u, e_abs):
-        return 1.0 + 0.0 * u
-
-    def step_limit(self, u, du):
-        m = float(np.max(np.abs(du))) if du.size else 0.0
-        return math.inf if m == 0 else self.max_du / m
 
     def stationarity(self, x, u):
         return 0.0  # exact by construction for the limit model; the real residual is computed outside
