@@ -62,6 +62,20 @@ def worst(errors):
     return errors[0][i], errors[1][i]
 
 
+def _worst_into(table, D, funcs, grid):
+    """Worst error of each ``name: (values, reference)`` over ``grid`` into ``table``; NaN count."""
+    nans = 0
+    for name, (vals, fn) in funcs.items():
+        e_list = []
+        for x, v in zip(grid, vals):
+            with mp.workdps(dps_for(x)):
+                e_list.append(rel_err(v, fn(D, x)))
+        table[(name, D)] = worst((e_list, list(grid)))
+        nans += int(np.isnan(vals).sum())
+    return nans
+
+
+
 def measure(n: int, progress=print):
     table = {}  # (function, D) -> (worst error, argument)
     nan_count = 0
@@ -82,25 +96,13 @@ def measure(n: int, progress=print):
         # link functions in u
         us = u_grid(D, n // 2)
         lk = {"link": (P.link(us), h), "link_derivative": (P.link_derivative(us), dh), "conjugate": (P.conjugate(us), H)}
-        for name, (vals, fn) in lk.items():
-            e_list = []
-            for x, v in zip(us, vals):
-                with mp.workdps(dps_for(x)):
-                    e_list.append(rel_err(v, fn(D, x)))
-            table[(name, D)] = worst((e_list, list(us)))
-            nan_count += int(np.isnan(vals).sum())
+        nan_count += _worst_into(table, D, lk, us)
         if D != 2:
             es = np.concatenate([np.geomspace(1e-300, 1.0, n // 2), [0.5, 0.5000000000000001]])
             ek = {"link_from_edge": (P.link_from_edge(es, 1.0), h_e),
                   "link_derivative_from_edge": (P.link_derivative_from_edge(es), dh_e),
                   "conjugate_from_edge": (P.conjugate_from_edge(es), H_e)}
-            for name, (vals, fn) in ek.items():
-                e_list = []
-                for x, v in zip(es, vals):
-                    with mp.workdps(dps_for(x)):
-                        e_list.append(rel_err(v, fn(D, x)))
-                table[(name, D)] = worst((e_list, list(es)))
-                nan_count += int(np.isnan(vals).sum())
+            nan_count += _worst_into(table, D, ek, es)
         progress(f"D = {D:g}: {time.time() - t0:.1f} s")
     # q_infinity
     zs = z_grid(2, n)
